@@ -1,0 +1,61 @@
+"""The ``hayswitch`` command line.
+
+Core commands live in modules of this package and are added in :func:`build_app`; plugins add
+their own through the ``register_commands`` hook (see :mod:`hayswitch.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+
+from hayswitch.registry import PluginWarning, get_registry
+
+__all__ = ["build_app", "main"]
+
+
+def build_app() -> typer.Typer:
+    """Create the root Typer app with core and plugin commands."""
+    from hayswitch.cli import providers
+
+    app = typer.Typer(
+        name="hayswitch",
+        help="One provider protocol, many backends, the same Haystack pipeline.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(False, "--version", help="Print the hayswitch version and exit."),
+    ) -> None:
+        """One provider protocol, many backends, the same Haystack pipeline."""
+        if version:
+            from hayswitch import __version__
+
+            typer.echo(f"hayswitch {__version__}")
+            raise typer.Exit()
+
+    providers.register(app)
+    _add_plugin_commands(app)
+    return app
+
+
+def _add_plugin_commands(app: typer.Typer) -> None:
+    registry = get_registry()
+    for impl in registry.plugin_manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=app)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+            warnings.warn(
+                f"Plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}",
+                PluginWarning,
+                stacklevel=2,
+            )
+
+
+def main() -> None:
+    """Entry point of the ``hayswitch`` console script."""
+    build_app()()

@@ -1,0 +1,455 @@
+"""The provider protocol: the one class a backend plugin subclasses.
+
+A provider author implements a few *hooks* (``_embed``, ``_generate``, ``_stream`` and optionally
+their async twins); the public methods (``embed_documents``, ``embed_text``, ``generate``,
+``stream`` and the ``a*`` twins) add what every provider needs in exactly one place: input
+validation, capability checks, batching at the declared maximum, response checks (vector count,
+dimension, finite values) and the retry policy.
+
+This module does not import Haystack; components in ``haystack_integrations`` adapt it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from abc import ABC
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation
+from hayswitch.retry import RetryPolicy
+from hayswitch.secrets import Secret
+from hayswitch.types import (
+    Capabilities,
+    EmbeddingResult,
+    GenerationChunk,
+    GenerationOptions,
+    GenerationResult,
+    Message,
+    TextEmbedding,
+    Usage,
+)
+
+__all__ = ["InputType", "MessagesInput", "Provider", "ProviderSettings", "format_validation_error"]
+
+InputType = Literal["document", "query"]
+MessagesInput = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """One readable line per problem in a pydantic ``ValidationError``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown setting"
+        lines.append(f"{loc}: {msg}")
+    return lines
+
+
+class ProviderSettings(BaseModel):
+    """Base class of every provider's settings model.
+
+    Subclasses declare fields with types, defaults and constraints; unknown fields are refused.
+    Secret fields use :data:`hayswitch.secrets.SecretField` and serialise as env-var references.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """JSON-ready settings with secrets as env-var references only (safe to write to disk).
+
+        :raises ConfigurationError: if a secret is a literal token (it cannot be serialised).
+        """
+        return self.model_dump(mode="json")
+
+    def __repr_args__(self) -> Any:
+        # pydantic's repr would call Secret.__repr__, which already hides tokens; keep it explicit.
+        for key, value in super().__repr_args__():
+            yield key, ("***" if isinstance(value, Secret) and value.is_token else value)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class Provider(ABC):
+    """Base class of a hayswitch provider (a model backend).
+
+    Class attributes a subclass sets:
+
+    :cvar name: the registry key (``get_provider(name)``), lowercase, e.g. ``"gradient"``.
+    :cvar settings_model: the pydantic settings model (subclass of :class:`ProviderSettings`).
+    :cvar options_model: generation options model (subclass of :class:`GenerationOptions`).
+    :cvar capabilities: a :class:`Capabilities` declaration.
+    :cvar embedding_model_setting: name of the setting holding the embedding model id (the
+        components' ``model=`` option writes it), or None.
+    :cvar generation_model_setting: likewise for the generation model.
+    :cvar vector_settings: settings that change the vectors (part of the embedding cache key,
+        besides the model id).
+    :cvar scrub_headers: request/response header names that carry secrets (cassettes scrub them).
+    :cvar scrub_query_params: query-string parameters that carry secrets.
+
+    Hooks a subclass overrides (only those it supports):
+
+    * :meth:`setup` -- resolve secrets and create clients (called once, from ``__init__``).
+    * :meth:`_embed` -- embed one batch (at most ``capabilities.max_batch_size`` texts).
+    * :meth:`_generate`, :meth:`_stream` -- generation.
+    * :meth:`_aembed`, :meth:`_agenerate`, :meth:`_astream` -- native async (defaults run the
+      sync hook in a worker thread).
+    * :meth:`close` -- release clients and pools.
+    """
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
+    options_model: ClassVar[type[GenerationOptions]] = GenerationOptions
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    embedding_model_setting: ClassVar[str | None] = None
+    generation_model_setting: ClassVar[str | None] = None
+    vector_settings: ClassVar[tuple[str, ...]] = ()
+    scrub_headers: ClassVar[tuple[str, ...]] = ("authorization",)
+    scrub_query_params: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        settings: ProviderSettings | Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = self.validate_settings(settings)
+        self.retry_policy = retry if retry is not None else RetryPolicy()
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self.setup()
+
+    # ------------------------------------------------------------------ settings
+    @classmethod
+    def validate_settings(cls, settings: ProviderSettings | Mapping[str, Any] | None) -> ProviderSettings:
+        """Validate raw settings against :attr:`settings_model`.
+
+        :raises SettingsError: naming each invalid field.
+        """
+        from hayswitch.errors import SettingsError
+
+        if isinstance(settings, cls.settings_model):
+            return settings
+        if isinstance(settings, ProviderSettings):
+            settings = settings.model_dump()
+        try:
+            return cls.settings_model.model_validate(dict(settings or {}))
+        except ValidationError as exc:
+            raise SettingsError(f"Invalid settings for provider {cls.name!r}.", format_validation_error(exc)) from None
+
+    @classmethod
+    def validate_options(cls, options: GenerationOptions | Mapping[str, Any] | None) -> GenerationOptions:
+        """Validate generation options against :attr:`options_model` (before any request).
+
+        :raises InvalidInputError: naming each invalid or unknown option.
+        """
+        if isinstance(options, cls.options_model):
+            return options
+        if isinstance(options, GenerationOptions):
+            options = options.model_dump(exclude_none=True)
+        if options is not None and not isinstance(options, Mapping):
+            raise InvalidInputError(f"Generation options must be a mapping, got {type(options).__name__}.")
+        try:
+            return cls.options_model.model_validate(dict(options or {}))
+        except ValidationError as exc:
+            allowed = ", ".join(sorted(cls.options_model.model_fields))
+            problems = "; ".join(format_validation_error(exc))
+            raise InvalidInputError(
+                f"Invalid generation options for provider {cls.name!r}: {problems}. Allowed options: {allowed}."
+            ) from None
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def embedding_model_id(self) -> str:
+        """The id of the embedding model in use (provenance, cache keys)."""
+        if self.embedding_model_setting:
+            return str(getattr(self.settings, self.embedding_model_setting))
+        return self.name
+
+    @property
+    def generation_model_id(self) -> str:
+        """The id of the generation model in use."""
+        if self.generation_model_setting:
+            return str(getattr(self.settings, self.generation_model_setting))
+        return self.name
+
+    @property
+    def embedding_dimension(self) -> int | None:
+        """The vector size, when known before the first request."""
+        return self.capabilities.embedding_dimension
+
+    def embedding_space(self) -> dict[str, Any]:
+        """What identifies the vector space: provider, model and dimension (for provenance)."""
+        return {"provider": self.name, "model": self.embedding_model_id, "dimension": self.embedding_dimension}
+
+    def vector_settings_fingerprint(self) -> dict[str, Any]:
+        """The settings that change vectors, as JSON-ready values (embedding cache key)."""
+        dumped = self.settings.model_dump(mode="json", include=set(self.vector_settings))
+        return {k: dumped[k] for k in sorted(dumped)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, settings={self.settings!r})"
+
+    # ------------------------------------------------------------------ hooks
+    def setup(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Resolve secrets and create clients. Called once from ``__init__``. Keep it free of
+        network calls and heavy imports where possible (load models lazily)."""
+
+    def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
+        """Embed one batch of non-empty texts (``len(texts) <= capabilities.max_batch_size``)."""
+        raise UnsupportedOperation(self.name, "embeddings")
+
+    async def _aembed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
+        return await asyncio.to_thread(self._embed, texts, input_type=input_type)
+
+    def _generate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
+        raise UnsupportedOperation(self.name, "generate")
+
+    async def _agenerate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
+        return await asyncio.to_thread(self._generate, messages, options)
+
+    def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[GenerationChunk]:
+        raise UnsupportedOperation(self.name, "streaming")
+
+    async def _astream(self, messages: list[Message], options: GenerationOptions) -> AsyncIterator[GenerationChunk]:
+        iterator = iter(self._stream(messages, options))
+        done = object()
+        while True:
+            chunk = await asyncio.to_thread(next, iterator, done)
+            if chunk is done:
+                return
+            yield chunk  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Release clients. Idempotent; subclasses call ``super().close()``."""
+        with self._close_lock:
+            self._closed = True
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ checks
+    def _require(self, capability: str, operation: str) -> None:
+        if not getattr(self.capabilities, capability):
+            raise UnsupportedOperation(self.name, operation)
+
+    def _check_texts(self, texts: Sequence[str], what: str = "texts") -> list[str]:
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise InvalidInputError(
+                f"embed_documents() takes a list of strings, got {type(texts).__name__}. "
+                "Use embed_text() for a single string."
+            )
+        out = list(texts)
+        for i, text in enumerate(out):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{what}[{i}] is a {type(text).__name__}, not a string.")
+            if not text.strip():
+                raise InvalidInputError(
+                    f"{what}[{i}] is empty or whitespace. Empty text has no meaningful embedding; "
+                    "drop it before embedding (the document embedder skips such documents)."
+                )
+        return out
+
+    def _check_vectors(self, result: EmbeddingResult, expected: int) -> EmbeddingResult:
+        if len(result.vectors) != expected:
+            raise ResponseError(
+                f"Expected {expected} vectors, the backend returned {len(result.vectors)}.", provider=self.name
+            )
+        dims = {len(v) for v in result.vectors}
+        if len(dims) > 1:
+            raise ResponseError(f"The backend returned vectors of mixed dimensions {sorted(dims)}.", provider=self.name)
+        declared = self.embedding_dimension
+        if declared is not None and dims and dims != {declared}:
+            raise ResponseError(
+                f"Expected {declared}-dimensional vectors, the backend returned {dims.pop()}.", provider=self.name
+            )
+        for vector in result.vectors:
+            if not all(math.isfinite(x) for x in vector):
+                raise ResponseError("The backend returned a vector with NaN or infinite values.", provider=self.name)
+        return result
+
+    def _checked_embed(self, batch: list[str], input_type: InputType) -> EmbeddingResult:
+        return self._check_vectors(self._embed(batch, input_type=input_type), len(batch))
+
+    async def _achecked_embed(self, batch: list[str], input_type: InputType) -> EmbeddingResult:
+        return self._check_vectors(await self._aembed(batch, input_type=input_type), len(batch))
+
+    @staticmethod
+    def _merge(parts: list[EmbeddingResult], model: str) -> EmbeddingResult:
+        usage: Usage | None = None
+        vectors: list[list[float]] = []
+        for part in parts:
+            vectors.extend(part.vectors)
+            if part.usage is not None:
+                usage = part.usage if usage is None else usage + part.usage
+        return EmbeddingResult(vectors=vectors, model=parts[0].model if parts else model, usage=usage)
+
+    def to_messages(self, messages: MessagesInput) -> list[Message]:
+        """Normalise the accepted message inputs into a non-empty list of :class:`Message`."""
+        if isinstance(messages, str):
+            if not messages.strip():
+                raise InvalidInputError("The prompt is empty.")
+            return [Message.user(messages)]
+        if isinstance(messages, Message | Mapping):
+            messages = [messages]
+        if not isinstance(messages, Sequence) or not messages:
+            raise InvalidInputError("generate() needs a prompt string or a non-empty list of messages.")
+        out: list[Message] = []
+        for i, m in enumerate(messages):
+            if isinstance(m, Message):
+                out.append(m)
+            elif isinstance(m, Mapping):
+                try:
+                    out.append(Message.model_validate(dict(m)))
+                except ValidationError as exc:
+                    raise InvalidInputError(f"messages[{i}]: {'; '.join(format_validation_error(exc))}") from None
+            else:
+                raise InvalidInputError(
+                    f"messages[{i}] is a {type(m).__name__}; expected hayswitch.Message or a role/content dict."
+                )
+        if not any(m.content.strip() for m in out):
+            raise InvalidInputError("All messages are empty.")
+        return out
+
+    # ------------------------------------------------------------------ public: embeddings
+    def embed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
+        """Embed texts as documents; vectors come back in input order.
+
+        Texts are sent in batches of at most ``capabilities.max_batch_size``; each batch is retried
+        under the retry policy and checked (count, dimension, finite values).
+
+        :raises InvalidInputError: for non-string or empty texts.
+        :raises UnsupportedOperation: if the provider has no embeddings.
+        :raises ProviderError: if the backend fails beyond the retry budget.
+        """
+        self._require("embeddings", "embed_documents")
+        items = self._check_texts(texts)
+        if not items:
+            return EmbeddingResult(vectors=[], model=self.embedding_model_id)
+        size = self.capabilities.max_batch_size
+        parts = [
+            self.retry_policy.call(lambda b=batch: self._checked_embed(b, "document"))  # type: ignore[misc]
+            for batch in _chunks(items, size)
+        ]
+        return self._merge(parts, self.embedding_model_id)
+
+    async def aembed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
+        """Async twin of :meth:`embed_documents`."""
+        self._require("embeddings", "aembed_documents")
+        items = self._check_texts(texts)
+        if not items:
+            return EmbeddingResult(vectors=[], model=self.embedding_model_id)
+        parts = []
+        for batch in _chunks(items, self.capabilities.max_batch_size):
+            parts.append(await self.retry_policy.acall(lambda b=batch: self._achecked_embed(b, "document")))  # type: ignore[misc]
+        return self._merge(parts, self.embedding_model_id)
+
+    def embed_text(self, text: str) -> TextEmbedding:
+        """Embed one text as a query (providers may add an instruction prefix for queries)."""
+        self._require("embeddings", "embed_text")
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"embed_text() takes a string, got {type(text).__name__}. Use embed_documents() for a list."
+            )
+        (item,) = self._check_texts([text], what="text")
+        result = self.retry_policy.call(lambda: self._checked_embed([item], "query"))
+        return TextEmbedding(vector=result.vectors[0], model=result.model, usage=result.usage, meta=result.meta)
+
+    async def aembed_text(self, text: str) -> TextEmbedding:
+        """Async twin of :meth:`embed_text`."""
+        self._require("embeddings", "aembed_text")
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"embed_text() takes a string, got {type(text).__name__}. Use embed_documents() for a list."
+            )
+        (item,) = self._check_texts([text], what="text")
+        result = await self.retry_policy.acall(lambda: self._achecked_embed([item], "query"))
+        return TextEmbedding(vector=result.vectors[0], model=result.model, usage=result.usage, meta=result.meta)
+
+    # ------------------------------------------------------------------ public: generation
+    def generate(
+        self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
+    ) -> GenerationResult:
+        """Generate a reply to ``messages`` (a prompt string or a list of messages).
+
+        :raises InvalidInputError: for empty prompts or invalid options (before any request).
+        """
+        self._require("generation", "generate")
+        msgs = self.to_messages(messages)
+        opts = self.validate_options(options)
+        return self.retry_policy.call(lambda: self._generate(msgs, opts))
+
+    async def agenerate(
+        self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
+    ) -> GenerationResult:
+        """Async twin of :meth:`generate`."""
+        self._require("generation", "agenerate")
+        msgs = self.to_messages(messages)
+        opts = self.validate_options(options)
+        return await self.retry_policy.acall(lambda: self._agenerate(msgs, opts))
+
+    def stream(
+        self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
+    ) -> Iterator[GenerationChunk]:
+        """Stream a reply chunk by chunk; the last chunk carries the finish reason.
+
+        Failures before the first chunk are retried under the retry policy; once text has been
+        yielded, an error is raised to the caller (replaying would duplicate text).
+        """
+        self._require("generation", "stream")
+        self._require("streaming", "stream")
+        msgs = self.to_messages(messages)
+        opts = self.validate_options(options)
+
+        def open_stream() -> tuple[Iterator[GenerationChunk], GenerationChunk | None]:
+            iterator = iter(self._stream(msgs, opts))
+            return iterator, next(iterator, None)
+
+        iterator, first = self.retry_policy.call(open_stream)
+        if first is None:
+            return iter(())
+        return self._chain(first, iterator)
+
+    @staticmethod
+    def _chain(first: GenerationChunk, rest: Iterator[GenerationChunk]) -> Iterator[GenerationChunk]:
+        yield first
+        yield from rest
+
+    async def astream(
+        self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
+    ) -> AsyncIterator[GenerationChunk]:
+        """Async twin of :meth:`stream`."""
+        self._require("generation", "astream")
+        self._require("streaming", "astream")
+        msgs = self.to_messages(messages)
+        opts = self.validate_options(options)
+
+        async def open_stream() -> tuple[AsyncIterator[GenerationChunk], GenerationChunk | None]:
+            iterator = aiter(self._astream(msgs, opts))
+            try:
+                return iterator, await anext(iterator)
+            except StopAsyncIteration:
+                return iterator, None
+
+        iterator, first = await self.retry_policy.acall(open_stream)
+        if first is None:
+            return
+        yield first
+        async for chunk in iterator:
+            yield chunk

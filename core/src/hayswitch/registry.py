@@ -1,0 +1,345 @@
+"""Provider discovery: pluggy plugins loaded from the ``hayswitch`` entry-point group.
+
+Each entry point is loaded in isolation. A plugin that fails to import, raises inside its hook or
+registers something invalid is recorded with its error, reported with a :class:`PluginWarning`
+and skipped; every other plugin keeps working. ``HAYSWITCH_STRICT_PLUGINS=1`` turns such failures
+into :class:`~hayswitch.errors.PluginLoadError`. ``HAYSWITCH_PLUGINS=a,b`` restricts loading to
+those entry points (an empty value loads none).
+
+Discovery imports only the plugin modules (which must not import heavy SDKs at module level); it
+never instantiates a provider.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import re
+import threading
+import traceback
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from hayswitch import hookspecs
+from hayswitch.errors import (
+    ConfigurationError,
+    DuplicateProviderError,
+    PluginLoadError,
+    ProviderNotFoundError,
+)
+from hayswitch.provider import Provider, ProviderSettings
+from hayswitch.types import Capabilities, GenerationOptions
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "PluginWarning",
+    "ProviderInfo",
+    "Registry",
+    "get_registry",
+    "reset_registry",
+]
+
+ENTRY_POINT_GROUP = "hayswitch"
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load and was skipped."""
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or failed) plugin: an entry point of the ``hayswitch`` group."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    providers: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What ``list_providers()`` reports for one provider name."""
+
+    name: str
+    plugin: str
+    distribution: str | None
+    version: str | None
+    capabilities: Capabilities | None
+    error: str | None = None
+    provider_class: type[Provider] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "capabilities": self.capabilities.model_dump() if self.capabilities else None,
+            "status": "ok" if self.error is None else "error",
+            "error": self.error,
+        }
+
+
+def _short_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _check_provider_class(cls: Any) -> str | None:
+    """Return a problem description, or None if ``cls`` is a valid provider class."""
+    if not isinstance(cls, type) or not issubclass(cls, Provider):
+        return f"register() takes a hayswitch.Provider subclass, got {cls!r}"
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        return f"{cls.__qualname__}.name must be a lowercase identifier (letters, digits, '-', '_'), got {name!r}"
+    if not (isinstance(cls.settings_model, type) and issubclass(cls.settings_model, ProviderSettings)):
+        return f"{cls.__qualname__}.settings_model must subclass hayswitch.ProviderSettings"
+    if not (isinstance(cls.options_model, type) and issubclass(cls.options_model, GenerationOptions)):
+        return f"{cls.__qualname__}.options_model must subclass hayswitch.GenerationOptions"
+    if not isinstance(cls.capabilities, Capabilities):
+        return f"{cls.__qualname__}.capabilities must be a hayswitch.Capabilities instance"
+    return None
+
+
+@dataclass
+class _Entry:
+    cls: type[Provider]
+    plugin: PluginInfo
+
+
+class Registry:
+    """The set of providers available in this process.
+
+    :param environ: environment to read ``HAYSWITCH_PLUGINS`` / ``HAYSWITCH_STRICT_PLUGINS`` from.
+    :param load_entry_points: discover plugins from installed distributions (off for an empty
+        registry in tests).
+    """
+
+    def __init__(self, *, environ: Mapping[str, str] | None = None, load_entry_points: bool = True) -> None:
+        self._environ = environ
+        self._load_entry_points = load_entry_points
+        self._loaded = False
+        self._lock = threading.RLock()
+        self.plugin_manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.plugin_manager.add_hookspecs(hookspecs)
+        self._providers: dict[str, _Entry] = {}
+        self._conflicts: dict[str, DuplicateProviderError] = {}
+        self._plugins: list[PluginInfo] = []
+
+    # ------------------------------------------------------------------ environment
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return os.environ if self._environ is None else self._environ
+
+    @property
+    def strict(self) -> bool:
+        return self.environ.get("HAYSWITCH_STRICT_PLUGINS", "").strip().lower() in _TRUE
+
+    def _allowed(self) -> set[str] | None:
+        raw = self.environ.get("HAYSWITCH_PLUGINS")
+        if raw is None:
+            return None
+        return {p.strip() for p in raw.split(",") if p.strip()}
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> Registry:
+        """Discover plugins once (idempotent and thread-safe)."""
+        with self._lock:
+            if self._loaded:
+                return self
+            self._loaded = True
+            if self._load_entry_points:
+                allowed = self._allowed()
+                eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+                for ep in sorted(eps, key=lambda e: e.name):
+                    if allowed is not None and ep.name not in allowed:
+                        continue
+                    self._load_entry_point(ep)
+            return self
+
+    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
+        dist = getattr(ep, "dist", None)
+        info = PluginInfo(
+            name=ep.name,
+            module=ep.value,
+            distribution=getattr(dist, "name", None),
+            version=getattr(dist, "version", None),
+        )
+        self._plugins.append(info)
+        try:
+            module = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
+            self._fail(info, f"import failed: {_short_error(exc)}", exc)
+            return
+        self.register_plugin(module, info)
+
+    def register_plugin(self, plugin: ModuleType | object, info: PluginInfo | None = None) -> PluginInfo:
+        """Register a plugin object (a module or any object with hookimpls) and run its
+        ``register_providers`` hook in isolation."""
+        with self._lock:
+            if info is None:
+                name = getattr(plugin, "__name__", None) or type(plugin).__name__
+                info = PluginInfo(name=name, module=name, distribution=None, version=None)
+                self._plugins.append(info)
+            try:
+                self.plugin_manager.register(plugin, name=info.name)
+            except Exception as exc:  # noqa: BLE001
+                self._fail(info, f"invalid plugin: {_short_error(exc)}", exc)
+                return info
+            for impl in self.plugin_manager.hook.register_providers.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                staged: list[type[Provider]] = []
+
+                def register(cls: type[Provider], _staged: list[type[Provider]] = staged) -> None:
+                    problem = _check_provider_class(cls)
+                    if problem:
+                        raise ConfigurationError(problem)
+                    _staged.append(cls)
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # noqa: BLE001
+                    self.plugin_manager.unregister(plugin)
+                    self._fail(info, f"register_providers() raised {_short_error(exc)}", exc)
+                    return info
+                for cls in staged:
+                    self._add(cls, info)
+            return info
+
+    def register(self, cls: type[Provider], *, plugin: str = "(in-process)") -> None:
+        """Register one provider class directly (for notebooks and tests)."""
+        self.load()
+        problem = _check_provider_class(cls)
+        if problem:
+            raise ConfigurationError(problem)
+        info = PluginInfo(name=plugin, module=getattr(cls, "__module__", "?"), distribution=None, version=None)
+        self._plugins.append(info)
+        self._add(cls, info)
+
+    def _add(self, cls: type[Provider], info: PluginInfo) -> None:
+        existing = self._providers.get(cls.name)
+        if existing is not None and existing.cls is not cls:
+            err = DuplicateProviderError(cls.name, _describe(existing.plugin), _describe(info))
+            self._conflicts[cls.name] = err
+            info.error = str(err)
+            warnings.warn(str(err), PluginWarning, stacklevel=4)
+            if self.strict:
+                raise err
+            return
+        self._providers[cls.name] = _Entry(cls=cls, plugin=info)
+        info.providers.append(cls.name)
+
+    def _fail(self, info: PluginInfo, detail: str, exc: BaseException) -> None:
+        info.error = detail
+        err = PluginLoadError(info.name, info.distribution, detail)
+        if self.strict:
+            raise err from exc
+        tb = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        warnings.warn(
+            f"{err} -- skipped ({tb}). Set HAYSWITCH_STRICT_PLUGINS=1 to fail instead.", PluginWarning, stacklevel=4
+        )
+
+    # ------------------------------------------------------------------ queries
+    def names(self) -> list[str]:
+        """Names of the providers that loaded without error."""
+        self.load()
+        return sorted(n for n in self._providers if n not in self._conflicts)
+
+    def get_class(self, name: str) -> type[Provider]:
+        """The provider class registered under ``name``.
+
+        :raises ProviderNotFoundError: with a did-you-mean suggestion.
+        :raises DuplicateProviderError: if two plugins registered ``name``.
+        :raises PluginLoadError: if the plugin whose entry point is ``name`` failed to load.
+        """
+        import difflib
+
+        self.load()
+        if not isinstance(name, str) or not name:
+            raise ProviderNotFoundError(str(name), self.names())
+        if name in self._conflicts:
+            raise self._conflicts[name]
+        entry = self._providers.get(name)
+        if entry is not None:
+            return entry.cls
+        for info in self._plugins:
+            if info.name == name and info.error:
+                raise PluginLoadError(info.name, info.distribution, info.error)
+        available = self.names()
+        close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
+        raise ProviderNotFoundError(name, available, close[0] if close else None)
+
+    def plugins(self) -> list[PluginInfo]:
+        self.load()
+        return list(self._plugins)
+
+    def infos(self) -> list[ProviderInfo]:
+        """Every provider and every failed plugin, sorted by name."""
+        self.load()
+        rows: list[ProviderInfo] = []
+        for name, entry in self._providers.items():
+            rows.append(
+                ProviderInfo(
+                    name=name,
+                    plugin=entry.plugin.name,
+                    distribution=entry.plugin.distribution,
+                    version=entry.plugin.version,
+                    capabilities=entry.cls.capabilities,
+                    error=str(self._conflicts[name]) if name in self._conflicts else None,
+                    provider_class=entry.cls,
+                )
+            )
+        for info in self._plugins:
+            if info.error and not info.providers and not any(r.name == info.name for r in rows):
+                rows.append(
+                    ProviderInfo(
+                        name=info.name,
+                        plugin=info.name,
+                        distribution=info.distribution,
+                        version=info.version,
+                        capabilities=None,
+                        error=info.error,
+                    )
+                )
+        return sorted(rows, key=lambda r: r.name)
+
+
+def _describe(info: PluginInfo) -> str:
+    if info.distribution:
+        return f"distribution {info.distribution!r} (entry point {info.name!r})"
+    return f"plugin {info.name!r} ({info.module})"
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry (discovered lazily on first use)."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = Registry()
+        return _registry.load()
+
+
+def reset_registry() -> None:
+    """Forget the process-wide registry (tests; after installing a plugin at run time)."""
+    global _registry
+    with _registry_lock:
+        _registry = None
