@@ -11,7 +11,9 @@ STAMP := $(VENV)/.hayswitch-installed
 
 # Every distribution in the workspace: core plus one folder per provider.
 PROVIDER_DIRS := $(sort $(wildcard providers/*))
-SRC_DIRS := core/src $(foreach p,$(PROVIDER_DIRS),$(p)/src)
+# Dev-only distributions (test infrastructure such as the Gradient emulator).
+TOOL_DIRS := $(sort $(wildcard tools/*))
+SRC_DIRS := core/src $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),$(p)/src)
 EMPTY :=
 SPACE := $(EMPTY) $(EMPTY)
 
@@ -34,11 +36,11 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): constraints.txt core/pyproject.toml $(wildcard providers/*/pyproject.toml) $(wildcard examples/provider-template/pyproject.toml)
+$(STAMP): constraints.txt core/pyproject.toml $(wildcard providers/*/pyproject.toml) $(wildcard tools/*/pyproject.toml) $(wildcard examples/provider-template/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS),-e "$(p)[test]")
+	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]")
 	@touch $@
 
 lint: install
