@@ -1,0 +1,588 @@
+"""A persistent embedding cache on SQLite: re-embedding an unchanged corpus makes no provider call.
+
+Vectors are keyed by a *namespace* -- everything that changes vectors -- plus the SHA-256 of the
+exact text that was sent to the provider:
+
+* the provider's registry name and its embedding model id,
+* the provider's :meth:`~hayswitch.Provider.vector_settings_fingerprint` (settings such as an
+  output dimension or a normalisation switch),
+* the declared embedding dimension, when the provider knows it up front,
+* the input type (``"document"`` or ``"query"``: providers may add instructions to queries),
+* and, through the text hash, any prefix/suffix or embedded meta fields the component added.
+
+Change any of them and the key changes, so a stale vector is never served. (A backend that
+silently swaps the model behind an unchanged id cannot be detected from the outside; the cache
+checks the dimension on every read and write and refuses to mix dimensions in one namespace --
+clear the cache if that happens.)
+
+The database uses WAL journaling and a busy timeout, writes in short ``BEGIN IMMEDIATE``
+transactions with idempotent upserts, and reopens its connection after a ``fork``, so any number
+of threads and processes can read and write the same file concurrently. Vectors are stored as
+little-endian ``float32`` (default; what most models compute in) or ``float64`` bytes.
+
+Example::
+
+    from hayswitch import get_provider
+    from hayswitch.cache import CacheNamespace, EmbeddingCache
+
+    provider = get_provider("fake")
+    with EmbeddingCache(".hayswitch/cache.sqlite") as cache:
+        ns = CacheNamespace.for_provider(provider, "document")
+        vectors = cache.get_many(ns, texts)             # None where missing
+        missing = [t for t, v in zip(texts, vectors) if v is None]
+        cache.put_many(ns, missing, provider.embed_documents(missing).vectors)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import sys
+import threading
+import time
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from hayswitch.errors import ConfigurationError, HayswitchError
+
+if TYPE_CHECKING:
+    from hayswitch.provider import Provider
+
+__all__ = [
+    "DEFAULT_CACHE_PATH",
+    "CacheError",
+    "CacheNamespace",
+    "CacheStats",
+    "EmbeddingCache",
+    "resolve_cache",
+    "text_hash",
+]
+
+DEFAULT_CACHE_PATH = Path(".hayswitch") / "cache.sqlite"
+"""Where the cache lives when it is switched on with ``True`` (relative to the working directory)."""
+
+SCHEMA_VERSION = 1
+_IN_CHUNK = 500  # host parameters per SELECT ... IN (...), well below SQLite's limit
+
+Dtype = Literal["float32", "float64"]
+_TYPECODES: dict[str, str] = {"float32": "f", "float64": "d"}
+_ITEMSIZE: dict[int, str] = {4: "f", 8: "d"}
+
+
+class CacheError(HayswitchError):
+    """The cache file is unusable or holds vectors inconsistent with a request (the message says
+    how to fix it, usually by clearing the cache)."""
+
+
+def text_hash(text: str) -> bytes:
+    """The 32-byte SHA-256 of ``text`` (UTF-8) used as the per-text key."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class CacheNamespace:
+    """Everything besides the text that determines a vector.
+
+    :param provider: the provider's registry name.
+    :param model: the embedding model id.
+    :param input_type: ``"document"`` or ``"query"``.
+    :param settings: the settings that change vectors (JSON-ready).
+    :param dimension: the declared vector size, when known up front.
+    """
+
+    provider: str
+    model: str
+    input_type: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    dimension: int | None = None
+
+    @classmethod
+    def for_provider(cls, provider: Provider | Any, input_type: str) -> CacheNamespace:
+        """The namespace of ``provider``'s vectors for ``input_type`` (anything with the provider's
+        ``name``, ``embedding_model_id``, ``vector_settings_fingerprint()`` and
+        ``embedding_dimension``, such as a :class:`~hayswitch.fallback.FallbackChain`)."""
+        if input_type not in ("document", "query"):
+            raise ValueError(f"input_type must be 'document' or 'query', not {input_type!r}")
+        return cls(
+            provider=str(provider.name),
+            model=str(provider.embedding_model_id),
+            input_type=input_type,
+            settings=dict(provider.vector_settings_fingerprint()),
+            dimension=provider.embedding_dimension,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "input_type": self.input_type,
+            "settings": dict(self.settings),
+            "dimension": self.dimension,
+        }
+
+    @property
+    def key(self) -> str:
+        """A stable hex digest of the namespace (part of every row's key)."""
+        payload = _canonical({"schema": SCHEMA_VERSION, **self.as_dict()})
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """A snapshot of the cache: this instance's counters plus what the file holds.
+
+    :ivar hits: vectors served from the cache by this instance.
+    :ivar misses: texts looked up and not found (or rejected) by this instance.
+    :ivar writes: vectors written by this instance.
+    :ivar rejected: stored rows ignored because their size did not match the dimension.
+    :ivar entries: vectors in the file (all namespaces, all processes).
+    :ivar namespaces: namespaces in the file.
+    :ivar size_bytes: size of the database file including its WAL.
+    """
+
+    path: str
+    hits: int
+    misses: int
+    writes: int
+    rejected: int
+    entries: int
+    namespaces: int
+    size_bytes: int
+
+    @property
+    def hit_rate(self) -> float:
+        looked_up = self.hits + self.misses
+        return self.hits / looked_up if looked_up else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "hits": self.hits,
+            "misses": self.misses,
+            "writes": self.writes,
+            "rejected": self.rejected,
+            "entries": self.entries,
+            "namespaces": self.namespaces,
+            "size_bytes": self.size_bytes,
+            "hit_rate": round(self.hit_rate, 4),
+        }
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cache_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_type TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    dimension INTEGER,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    ns INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+    hash BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (ns, hash)
+) WITHOUT ROWID;
+"""
+
+
+def _encode(vector: Sequence[float], typecode: str) -> bytes:
+    arr = array(typecode, vector)
+    if sys.byteorder == "big":  # pragma: no cover - stored little-endian everywhere
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def _decode(blob: bytes, dimension: int) -> list[float] | None:
+    if dimension <= 0 or len(blob) % dimension:
+        return None
+    typecode = _ITEMSIZE.get(len(blob) // dimension)
+    if typecode is None:
+        return None
+    arr = array(typecode)
+    arr.frombytes(blob)
+    if sys.byteorder == "big":  # pragma: no cover
+        arr.byteswap()
+    return cast("list[float]", arr.tolist())
+
+
+class EmbeddingCache:
+    """A persistent, process-safe embedding cache in one SQLite file.
+
+    :param path: the database file (created with its parent directories if missing).
+    :param dtype: how vectors are stored: ``"float32"`` (half the size; exact for models that
+        compute in float32) or ``"float64"`` (bit-exact for every Python float).
+    :param timeout: seconds to wait for another writer's lock before failing.
+    :raises CacheError: if the file cannot be opened or is not a hayswitch cache.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] = DEFAULT_CACHE_PATH, *, dtype: Dtype = "float32", timeout: float = 60.0
+    ) -> None:
+        if dtype not in _TYPECODES:
+            raise ConfigurationError(f"Cache dtype must be 'float32' or 'float64', not {dtype!r}.")
+        self.path = Path(path).expanduser()
+        self.dtype: Dtype = dtype
+        self.timeout = float(timeout)
+        self._typecode = _TYPECODES[dtype]
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        self._namespaces: dict[str, tuple[int, int | None]] = {}
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+        self.rejected = 0
+        with self._lock:
+            self._connection()
+
+    # ------------------------------------------------------------------ connection
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        # First use, or first use in a forked child: never share a connection across processes.
+        self._conn = None
+        self._namespaces.clear()
+        conn: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise CacheError(f"Cannot enable WAL journaling on {self.path} (got {mode!r}); use a local disk.")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            with _transaction(conn):
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                row = conn.execute("SELECT value FROM cache_info WHERE key = 'schema'").fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO cache_info VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                elif row[0] != str(SCHEMA_VERSION):
+                    raise CacheError(
+                        f"{self.path} was written by a different cache schema (version {row[0]}, this is "
+                        f"{SCHEMA_VERSION}). Delete the file or run 'hayswitch cache clear'."
+                    )
+        except (sqlite3.DatabaseError, OSError, CacheError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, CacheError):
+                raise
+            raise CacheError(
+                f"Cannot open the embedding cache {self.path}: {exc}. Delete the file if it is not a hayswitch cache."
+            ) from exc
+        self._conn = conn
+        self._pid = os.getpid()
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (idempotent; the cache reopens on next use)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EmbeddingCache(path={str(self.path)!r}, dtype={self.dtype!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable for process pools: the child opens its own connection.
+        return {"path": str(self.path), "dtype": self.dtype, "timeout": self.timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], dtype=state["dtype"], timeout=state["timeout"])  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ namespaces
+    def _namespace(
+        self, conn: sqlite3.Connection, namespace: CacheNamespace, create: bool
+    ) -> tuple[int, int | None] | None:
+        key = namespace.key
+        cached = self._namespaces.get(key)
+        if cached is not None and cached[1] is not None:
+            return cached
+        row = conn.execute("SELECT id, dimension FROM namespaces WHERE key = ?", (key,)).fetchone()
+        if row is None and create:
+            conn.execute(
+                "INSERT OR IGNORE INTO namespaces (key, provider, model, input_type, settings, dimension, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    namespace.provider,
+                    namespace.model,
+                    namespace.input_type,
+                    _canonical(dict(namespace.settings)),
+                    namespace.dimension,
+                    time.time(),
+                ),
+            )
+            row = conn.execute("SELECT id, dimension FROM namespaces WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        entry = (int(row[0]), None if row[1] is None else int(row[1]))
+        self._namespaces[key] = entry
+        return entry
+
+    # ------------------------------------------------------------------ reads
+    def get_many(self, namespace: CacheNamespace, texts: Sequence[str]) -> list[list[float] | None]:
+        """The cached vector of each text, or None where there is none (input order).
+
+        Rows whose size does not match the namespace's dimension are ignored (counted as
+        ``rejected`` and as misses).
+        """
+        if not texts:
+            return []
+        hashes = [text_hash(t) for t in texts]
+        found: dict[bytes, list[float]] = {}
+        rejected = 0
+        with self._lock:
+            conn = self._connection()
+            try:
+                entry = self._namespace(conn, namespace, create=False)
+                if entry is not None and entry[1] is not None:
+                    ns_id, dimension = entry[0], entry[1]
+                    unique = list(dict.fromkeys(hashes))
+                    for start in range(0, len(unique), _IN_CHUNK):
+                        chunk = unique[start : start + _IN_CHUNK]
+                        marks = ",".join("?" * len(chunk))
+                        rows = conn.execute(
+                            f"SELECT hash, vector FROM vectors WHERE ns = ? AND hash IN ({marks})", (ns_id, *chunk)
+                        ).fetchall()
+                        for digest, blob in rows:
+                            vector = _decode(blob, dimension)
+                            if vector is None:
+                                rejected += 1
+                            else:
+                                found[bytes(digest)] = vector
+            except sqlite3.DatabaseError as exc:
+                raise CacheError(f"Reading the embedding cache {self.path} failed: {exc}") from exc
+            out: list[list[float] | None] = []
+            served: set[bytes] = set()
+            for digest in hashes:
+                vector = found.get(digest)
+                if vector is not None and digest in served:
+                    vector = list(vector)  # duplicate texts get their own list (no aliasing)
+                served.add(digest)
+                out.append(vector)
+            hits = sum(v is not None for v in out)
+            self.hits += hits
+            self.misses += len(out) - hits
+            self.rejected += rejected
+        return out
+
+    def get(self, namespace: CacheNamespace, text: str) -> list[float] | None:
+        """The cached vector of one text, or None."""
+        return self.get_many(namespace, [text])[0]
+
+    # ------------------------------------------------------------------ writes
+    def put_many(self, namespace: CacheNamespace, texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> int:
+        """Store the vector of each text (idempotent; concurrent writers are safe).
+
+        :returns: the number of vectors written.
+        :raises ValueError: if ``texts`` and ``vectors`` differ in length, or a vector is empty
+            or not finite.
+        :raises CacheError: if the vectors' dimension differs from the one already stored for
+            this namespace (the backend changed behind an unchanged model id: clear the cache).
+        """
+        if len(texts) != len(vectors):
+            raise ValueError(f"put_many() got {len(texts)} texts but {len(vectors)} vectors.")
+        if not texts:
+            return 0
+        dims = {len(v) for v in vectors}
+        if len(dims) != 1 or 0 in dims:
+            raise ValueError(f"put_many() needs non-empty vectors of one dimension, got dimensions {sorted(dims)}.")
+        (dimension,) = dims
+        if namespace.dimension is not None and dimension != namespace.dimension:
+            raise CacheError(
+                f"Refusing to cache {dimension}-dimensional vectors in a namespace declared as "
+                f"{namespace.dimension}-dimensional ({namespace.provider}/{namespace.model})."
+            )
+        rows: dict[bytes, bytes] = {}
+        for text, vector in zip(texts, vectors, strict=True):
+            if not all(math.isfinite(x) for x in vector):
+                raise ValueError("Refusing to cache a vector with NaN or infinite values.")
+            rows[text_hash(text)] = _encode(vector, self._typecode)
+        now = time.time()
+        with self._lock:
+            conn = self._connection()
+            try:
+                with _transaction(conn):
+                    entry = self._namespace(conn, namespace, create=True)
+                    assert entry is not None
+                    ns_id, stored = entry
+                    if stored is None:
+                        conn.execute(
+                            "UPDATE namespaces SET dimension = ? WHERE id = ? AND dimension IS NULL", (dimension, ns_id)
+                        )
+                        stored = int(
+                            conn.execute("SELECT dimension FROM namespaces WHERE id = ?", (ns_id,)).fetchone()[0]
+                        )
+                        self._namespaces[namespace.key] = (ns_id, stored)
+                    if stored != dimension:
+                        raise CacheError(
+                            f"The cache {self.path} holds {stored}-dimensional vectors for "
+                            f"{namespace.provider}/{namespace.model} ({namespace.input_type}), but the backend now "
+                            f"returns {dimension}-dimensional ones under the same model id and settings. Clear the "
+                            "cache ('hayswitch cache clear' or EmbeddingCache.clear()) and re-embed."
+                        )
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO vectors (ns, hash, vector, created) VALUES (?, ?, ?, ?)",
+                        [(ns_id, digest, blob, now) for digest, blob in rows.items()],
+                    )
+            except sqlite3.DatabaseError as exc:
+                raise CacheError(f"Writing to the embedding cache {self.path} failed: {exc}") from exc
+            self.writes += len(rows)
+        return len(rows)
+
+    def put(self, namespace: CacheNamespace, text: str, vector: Sequence[float]) -> None:
+        """Store the vector of one text."""
+        self.put_many(namespace, [text], [vector])
+
+    # ------------------------------------------------------------------ maintenance
+    def clear(self, namespace: CacheNamespace | None = None) -> int:
+        """Delete every vector (or only ``namespace``'s).
+
+        :returns: the number of vectors deleted.
+        """
+        with self._lock:
+            conn = self._connection()
+            with _transaction(conn):
+                if namespace is None:
+                    removed = conn.execute("DELETE FROM vectors").rowcount
+                    conn.execute("DELETE FROM namespaces")
+                else:
+                    entry = self._namespace(conn, namespace, create=False)
+                    if entry is None:
+                        return 0
+                    removed = conn.execute("DELETE FROM vectors WHERE ns = ?", (entry[0],)).rowcount
+                    conn.execute("DELETE FROM namespaces WHERE id = ?", (entry[0],))
+            self._namespaces.clear()
+            if namespace is None:
+                conn.execute("VACUUM")
+        return int(removed)
+
+    def reset_counters(self) -> None:
+        """Zero this instance's hit/miss/write counters."""
+        with self._lock:
+            self.hits = self.misses = self.writes = self.rejected = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._connection().execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    def namespaces(self) -> list[dict[str, Any]]:
+        """What the file holds, one entry per namespace with its vector count."""
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT n.provider, n.model, n.input_type, n.settings, n.dimension, COUNT(v.hash) "
+                    "FROM namespaces n LEFT JOIN vectors v ON v.ns = n.id GROUP BY n.id ORDER BY n.id"
+                )
+                .fetchall()
+            )
+        return [
+            {
+                "provider": p,
+                "model": m,
+                "input_type": i,
+                "settings": json.loads(s),
+                "dimension": d,
+                "entries": int(n),
+            }
+            for p, m, i, s, d, n in rows
+        ]
+
+    def size_bytes(self) -> int:
+        """Bytes on disk (database plus write-ahead log)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.stat(f"{self.path}{suffix}").st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def stats(self) -> CacheStats:
+        """This instance's counters and the file's contents."""
+        with self._lock:
+            conn = self._connection()
+            entries = int(conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+            namespaces = int(conn.execute("SELECT COUNT(*) FROM namespaces").fetchone()[0])
+            return CacheStats(
+                path=str(self.path),
+                hits=self.hits,
+                misses=self.misses,
+                writes=self.writes,
+                rejected=self.rejected,
+                entries=entries,
+                namespaces=namespaces,
+                size_bytes=self.size_bytes(),
+            )
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error) on an autocommit connection.
+
+    IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading read locks;
+    the busy timeout makes the second one wait.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def resolve_cache(
+    value: EmbeddingCache | str | os.PathLike[str] | bool | None, *, base_dir: str | os.PathLike[str] | None = None
+) -> EmbeddingCache | None:
+    """What a component's ``cache=`` option means.
+
+    ``None``/``False``: no cache. ``True``: :data:`DEFAULT_CACHE_PATH` (under ``base_dir`` or the
+    working directory). A path: that file. An :class:`EmbeddingCache`: itself.
+
+    :raises ConfigurationError: for any other value.
+    """
+    if value is None or value is False:
+        return None
+    if isinstance(value, EmbeddingCache):
+        return value
+    if value is True:
+        return EmbeddingCache(Path(base_dir or ".") / DEFAULT_CACHE_PATH)
+    if isinstance(value, str | os.PathLike):
+        if not str(value).strip():
+            raise ConfigurationError("'cache' is an empty path; pass True for the default location or a file path.")
+        return EmbeddingCache(value)
+    raise ConfigurationError(
+        f"'cache' must be None/False (off), True (default path {DEFAULT_CACHE_PATH}), or a file path; "
+        f"got {type(value).__name__}."
+    )
