@@ -8,7 +8,9 @@
   stop sequence, with word-count usage; streaming yields one word per chunk.
 * Faults can be injected for tests: ``fail_first`` (the first N requests fail), ``fail_on`` (any
   request whose text contains one of these substrings fails) with the error kind ``fail_with``,
-  plus fixed ``latency`` per request.
+  plus fixed ``latency`` per request. With ``timeout`` set, a request whose latency exceeds it
+  fails with :class:`~hayswitch.errors.ProviderTimeoutError` after ``timeout`` seconds, like a
+  real client; ``fail_with="wrong_count"`` returns one vector too few (caught by the base class).
 
 Registered through the ``hayswitch`` entry point ``fake = "hayswitch.providers.fake"``, exactly
 like a third-party plugin.
@@ -52,7 +54,9 @@ from hayswitch.types import (
 
 __all__ = ["FakeProvider", "FakeSettings", "fake_embedding"]
 
-FailKind = Literal["rate_limit", "server", "timeout", "connection", "auth", "invalid", "not_found", "response"]
+FailKind = Literal[
+    "rate_limit", "server", "timeout", "connection", "auth", "invalid", "not_found", "response", "wrong_count"
+]
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -65,6 +69,7 @@ class FakeSettings(ProviderSettings):
     max_tokens: int = Field(default=64, gt=0, description="Default maximum reply length, in words.")
     api_key: Secret | None = Field(default=None, description="Optional; resolved (and required) at creation if set.")
     latency: float = Field(default=0.0, ge=0, le=60, description="Seconds of delay per request.")
+    timeout: float | None = Field(default=None, gt=0, description="Per-request timeout in seconds (None: no limit).")
     fail_first: int = Field(default=0, ge=0, description="The first N requests fail with `fail_with`.")
     fail_on: list[str] = Field(default_factory=list, description="Requests containing any of these substrings fail.")
     fail_with: FailKind = "server"
@@ -128,16 +133,21 @@ class FakeProvider(Provider):
         return self.settings.dimension
 
     # ------------------------------------------------------------------ fault injection
-    def _request(self, texts: list[str]) -> None:
+    def _request(self, texts: list[str]) -> bool:
+        """Count the request, apply latency/timeout, and say whether a fault is injected."""
         with self._lock:
             self.requests += 1
             number = self.requests
-        if self.settings.latency:
-            time.sleep(self.settings.latency)
         s = self.settings
-        triggered = number <= s.fail_first or any(marker in t for marker in s.fail_on for t in texts)
-        if triggered:
-            raise self._fault(s.fail_with)
+        if s.timeout is not None and s.latency > s.timeout:
+            time.sleep(s.timeout)
+            raise ProviderTimeoutError(
+                f"The request took longer than the {s.timeout:g}s timeout. Raise the 'timeout' setting.",
+                provider=self.name,
+            )
+        if s.latency:
+            time.sleep(s.latency)
+        return number <= s.fail_first or any(marker in t for marker in s.fail_on for t in texts)
 
     def _fault(self, kind: FailKind) -> ProviderError:
         msg = "Injected failure."
@@ -152,16 +162,21 @@ class FakeProvider(Provider):
             "invalid": InvalidRequestError(msg, provider=self.name, status_code=400),
             "not_found": NotFoundError(msg, provider=self.name, status_code=404),
             "response": ResponseError(msg + " Malformed response.", provider=self.name),
+            "wrong_count": ResponseError(msg + " Wrong number of results.", provider=self.name),
         }
         return errors[kind]
 
     # ------------------------------------------------------------------ embeddings
     def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
-        self._request(texts)
+        faulty = self._request(texts)
+        if faulty and self.settings.fail_with != "wrong_count":
+            raise self._fault(self.settings.fail_with)
         with self._lock:
             self.embedded_texts += len(texts)
         s = self.settings
         vectors = [fake_embedding(t, s.dimension, s.embedding_model) for t in texts]
+        if faulty:  # fail_with="wrong_count": a response with one vector missing
+            vectors = vectors[:-1]
         tokens = sum(len(_WORD.findall(t)) for t in texts)
         return EmbeddingResult(
             vectors=vectors, model=s.embedding_model, usage=Usage(prompt_tokens=tokens, total_tokens=tokens)
@@ -169,7 +184,8 @@ class FakeProvider(Provider):
 
     # ------------------------------------------------------------------ generation
     def _reply(self, messages: list[Message], options: GenerationOptions) -> tuple[list[str], str, Usage]:
-        self._request([m.content for m in messages])
+        if self._request([m.content for m in messages]):
+            raise self._fault(self.settings.fail_with)
         last_user = next((m.content for m in reversed(messages) if m.role == "user"), messages[-1].content)
         text = "Echo: " + " ".join(last_user.split())
         finish = "stop"
