@@ -6,7 +6,8 @@ exact text that was sent to the provider:
 * the provider's registry name and its embedding model id,
 * the provider's :meth:`~hayswitch.Provider.vector_settings_fingerprint` (settings such as an
   output dimension or a normalisation switch),
-* the declared embedding dimension, when the provider knows it up front,
+* the embedding dimension, when given explicitly (it is otherwise recorded on first write and
+  checked on every read and write),
 * the input type (``"document"`` or ``"query"``: providers may add instructions to queries),
 * and, through the text hash, any prefix/suffix or embedded meta fields the component added.
 
@@ -109,8 +110,13 @@ class CacheNamespace:
     @classmethod
     def for_provider(cls, provider: Provider | Any, input_type: str) -> CacheNamespace:
         """The namespace of ``provider``'s vectors for ``input_type`` (anything with the provider's
-        ``name``, ``embedding_model_id``, ``vector_settings_fingerprint()`` and
-        ``embedding_dimension``, such as a :class:`~hayswitch.fallback.FallbackChain`)."""
+        ``name``, ``embedding_model_id`` and ``vector_settings_fingerprint()``, such as a
+        :class:`~hayswitch.fallback.FallbackChain`).
+
+        The dimension is not part of this key: some providers only learn it from their first
+        response, which would change the key mid-run. The model id and the vector settings
+        determine it; the cache records it on first write and checks it on every read and write.
+        """
         if input_type not in ("document", "query"):
             raise ValueError(f"input_type must be 'document' or 'query', not {input_type!r}")
         return cls(
@@ -118,7 +124,6 @@ class CacheNamespace:
             model=str(provider.embedding_model_id),
             input_type=input_type,
             settings=dict(provider.vector_settings_fingerprint()),
-            dimension=provider.embedding_dimension,
         )
 
     def as_dict(self) -> dict[str, Any]:
