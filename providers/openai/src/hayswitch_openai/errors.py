@@ -1,0 +1,223 @@
+"""Translation of ``openai`` SDK (and transport) exceptions into the hayswitch error hierarchy.
+
+The SDK is never imported at module level: :func:`translate_error` imports it lazily, so the
+plugin module stays light. Messages never contain a credential: the resolved API key and anything
+shaped like an OpenAI key (``sk-...``) are redacted from server-provided text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hayswitch.errors import (
+    AuthenticationError,
+    ContentFilteredError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseError,
+    ServerError,
+)
+
+__all__ = ["PROVIDER_NAME", "parse_retry_after", "redact", "transport_errors", "translate_error"]
+
+PROVIDER_NAME = "openai"
+_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
+_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-.~+/=*]+")
+_MAX_DETAIL = 300
+_CONTENT_FILTER_CODES = {"content_filter", "content_policy_violation", "content_filtered"}
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Remove credentials from ``text``: the given secret values, bearer tokens and key-like
+    strings (``sk-...``)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _BEARER.sub("Bearer ***", text)
+    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date).
+
+    :returns: a non-negative number of seconds, or None when the headers say nothing usable.
+    """
+    if not headers:
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    raw_ms = lowered.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000.0
+        except ValueError:
+            value = -1.0
+        if value >= 0:
+            return value
+    raw = lowered.get("retry-after")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = parsed.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def _server_detail(exc: Any, secrets: Iterable[str | None]) -> str:
+    """The server's own error message (from the JSON body when there is one), redacted and cut."""
+    body = getattr(exc, "body", None)
+    detail: Any = None
+    if isinstance(body, Mapping):
+        detail = body.get("message") or body.get("detail") or body.get("error")
+        if isinstance(detail, Mapping):
+            detail = detail.get("message")
+    if not detail:
+        detail = getattr(exc, "message", None) or str(exc)
+    text = " ".join(str(detail).split())
+    if len(text) > _MAX_DETAIL:
+        text = text[: _MAX_DETAIL - 3] + "..."
+    return redact(text, secrets)
+
+
+def transport_errors() -> tuple[type[BaseException], type[BaseException]]:
+    """The HTTP library's (timeout, transport) exception base classes, as raised while reading a
+    streamed response (the SDK does not wrap those). ``openai`` 3.x uses ``httpx2``, older
+    releases ``httpx``."""
+    try:
+        import httpx2 as http
+    except ImportError:  # pragma: no cover - older openai SDKs
+        import httpx as http  # type: ignore[no-redef]
+    return http.TimeoutException, http.TransportError
+
+
+def translate_error(
+    exc: BaseException,
+    *,
+    base_url: str,
+    model: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> ProviderError:
+    """Map an ``openai`` SDK exception (or an HTTP transport exception) to a hayswitch error.
+
+    :param exc: the exception raised by the SDK.
+    :param base_url: the server address (named in connection errors; never contains a secret).
+    :param model: the model that was requested (named in not-found errors).
+    :param secrets: credential values to redact from server messages.
+    :returns: the error to raise (``raise translate_error(exc, ...) from exc``).
+    """
+    import openai
+
+    secrets = list(secrets)
+    name = PROVIDER_NAME
+    timeout_exc, transport_exc = transport_errors()
+
+    if isinstance(exc, openai.APITimeoutError | timeout_exc):
+        return ProviderTimeoutError(
+            f"The request to {base_url} timed out. Raise the 'timeout' setting, lower the batch size or "
+            "max_tokens, or scale the server out.",
+            provider=name,
+        )
+    if isinstance(exc, openai.APIConnectionError | transport_exc):
+        cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) and exc.__cause__ else exc
+        reason = redact(f"{type(cause).__name__}: {cause}".strip().rstrip(":"), secrets)
+        return ProviderConnectionError(
+            f"Cannot reach the OpenAI-compatible server at {base_url} ({reason}). Check that the server is "
+            "running and that 'base_url' is right (it usually ends with '/v1').",
+            provider=name,
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ResponseError(
+            f"The server at {base_url} returned a response that does not match the OpenAI API schema.",
+            provider=name,
+            status_code=exc.status_code,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        detail = _server_detail(exc, secrets)
+        code = (getattr(exc, "code", None) or "").lower()
+        said = f" Server said: {detail}" if detail else ""
+        if status == 401 or isinstance(exc, openai.AuthenticationError):
+            return AuthenticationError(
+                "The server rejected the credentials. Set OPENAI_API_KEY (or the 'api_key' setting, e.g. "
+                f"'env:MY_KEY_VARIABLE') to a valid key for {base_url}.{said}",
+                provider=name,
+                status_code=status,
+            )
+        if status == 403 or isinstance(exc, openai.PermissionDeniedError):
+            return PermissionDeniedError(
+                "The key is valid but not allowed to do this (wrong organization/project, or no access to "
+                f"the model).{said}",
+                provider=name,
+                status_code=status,
+            )
+        if status == 404 or isinstance(exc, openai.NotFoundError) or code == "model_not_found":
+            what = f"model {model!r}" if model else "the requested resource"
+            return NotFoundError(
+                f"The server at {base_url} does not know {what}. Check the model name (list them with "
+                "GET <base_url>/models) and that 'base_url' ends with '/v1'.{said}",
+                provider=name,
+                status_code=status,
+            )
+        if status == 429 or isinstance(exc, openai.RateLimitError):
+            headers = getattr(exc.response, "headers", None)
+            retry_after = parse_retry_after(headers)
+            quota = code == "insufficient_quota"
+            hint = (
+                " The account is out of quota: add credit or use another key (retrying does not help)."
+                if quota
+                else " Lower the concurrency or batch size, or ask for a higher limit."
+            )
+            return RateLimitError(
+                f"Rate limited by {base_url}.{hint}{said}",
+                retry_after=retry_after,
+                provider=name,
+                status_code=status,
+                retryable=not quota,
+            )
+        if code in _CONTENT_FILTER_CODES:
+            return ContentFilteredError(
+                f"The server's content filter refused the request.{said}", provider=name, status_code=status
+            )
+        if status == 408:
+            return ProviderTimeoutError(f"The server timed out the request.{said}", provider=name, status_code=status)
+        if status == 409:
+            return ProviderError(
+                f"The server reported a conflict; retrying may succeed.{said}",
+                provider=name,
+                status_code=status,
+                retryable=True,
+            )
+        if status >= 500:
+            return ServerError(
+                f"The server at {base_url} failed internally; retrying may succeed.{said}",
+                provider=name,
+                status_code=status,
+            )
+        hint = ""
+        if code == "context_length_exceeded" or "context length" in detail.lower() or "context window" in detail:
+            hint = " The input is longer than the model's context window: shorten it or split documents."
+        return InvalidRequestError(
+            f"The server rejected the request as invalid.{hint}{said}", provider=name, status_code=status
+        )
+    if isinstance(exc, openai.APIError):
+        # An error event inside a stream, or another API error without an HTTP status.
+        detail = _server_detail(exc, secrets)
+        return ServerError(f"The server reported an error: {detail}", provider=name)
+    return ProviderError(
+        redact(f"Unexpected error from the OpenAI SDK: {type(exc).__name__}: {exc}", secrets), provider=name
+    )

@@ -1,0 +1,701 @@
+"""The ``openai`` provider: OpenAI and every OpenAI-compatible server, on the official SDK.
+
+One provider covers OpenAI itself and the serving engines that speak its HTTP API (vLLM, SGLang,
+TGI, llama.cpp server, Ollama, LM Studio, Ray Serve deployments): set ``base_url`` and the model
+names, and the same Haystack pipeline runs against a distributed serving engine.
+
+* Embeddings (``POST /embeddings``) in requests of at most ``batch_size`` inputs, ordered by the
+  returned ``index`` (never by arrival order), with the dimension learned from the first response
+  unless ``dimensions`` fixes it.
+* Chat completions with usage and finish reason; true SSE streaming (the last chunk carries the
+  finish reason and, where the server supports ``stream_options.include_usage``, the usage).
+* Native async through ``AsyncOpenAI`` (no worker threads).
+* The SDK's own retries are off (``max_retries=0``): retries happen once, in hayswitch's
+  :class:`~hayswitch.RetryPolicy`. SDK errors are translated by
+  :func:`hayswitch_openai.errors.translate_error`.
+
+The ``openai`` SDK is imported in :meth:`OpenAIProvider.setup`, never at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hayswitch.errors import ContentFilteredError, NotFoundError, ProviderError, ResponseError
+from hayswitch.provider import InputType, Provider, ProviderSettings
+from hayswitch.retry import RetryPolicy
+from hayswitch.secrets import MissingSecretError, Secret, SecretField
+from hayswitch.types import (
+    Capabilities,
+    EmbeddingResult,
+    FinishReason,
+    GenerationChunk,
+    GenerationOptions,
+    GenerationResult,
+    Message,
+    Usage,
+)
+from hayswitch_openai.errors import redact, translate_error, transport_errors
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = [
+    "DEFAULT_CHAT_MODEL",
+    "DEFAULT_EMBEDDING_MODEL",
+    "JsonSchemaFormat",
+    "MAX_BATCH_SIZE",
+    "NO_KEY_PLACEHOLDER",
+    "OpenAIGenerationOptions",
+    "OpenAIProvider",
+    "OpenAISettings",
+]
+
+T = TypeVar("T")
+
+MAX_BATCH_SIZE = 256
+"""Most inputs per embedding request (class-level; ``batch_size`` lowers it per instance)."""
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+DEFAULT_CHAT_MODEL = "gpt-4o-mini"
+NO_KEY_PLACEHOLDER = "not-needed"
+"""Sent as the API key when none is configured (the SDK requires a value; local servers ignore it)."""
+_OPENAI_HOST = "api.openai.com"
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+
+def _finish(raw: str | None) -> FinishReason:
+    if raw is None:
+        return "unknown"
+    return _FINISH_REASONS.get(raw, "unknown")
+
+
+# --------------------------------------------------------------------------- settings and options
+
+
+class OpenAISettings(ProviderSettings):
+    """Settings of the ``openai`` provider.
+
+    Every field can come from ``hayswitch.toml``, from ``HAYSWITCH_OPENAI__<FIELD>`` environment
+    variables, or from arguments (see :mod:`hayswitch.config`).
+    """
+
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "Server address including the API prefix, e.g. http://127.0.0.1:8000/v1. None: the SDK default "
+            "(OPENAI_BASE_URL, else https://api.openai.com/v1)."
+        ),
+    )
+    api_key: SecretField | None = Field(
+        default=Secret.from_env_var("OPENAI_API_KEY", strict=False),
+        description=(
+            "API key (a secret reference, e.g. 'env:OPENAI_API_KEY'). Optional for servers that need none; "
+            "a placeholder is sent then."
+        ),
+    )
+    organization: str | None = Field(default=None, description="OpenAI organization id (header OpenAI-Organization).")
+    project: str | None = Field(default=None, description="OpenAI project id (header OpenAI-Project).")
+    embedding_model: str = Field(default=DEFAULT_EMBEDDING_MODEL, min_length=1)
+    chat_model: str = Field(default=DEFAULT_CHAT_MODEL, min_length=1)
+    dimensions: int | None = Field(
+        default=None,
+        gt=0,
+        le=16384,
+        description="Requested embedding size (sent as 'dimensions'; only for models that support it).",
+    )
+    timeout: float = Field(default=60.0, gt=0, le=3600, description="Seconds per HTTP request.")
+    extra_headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with every request (e.g. routing headers of a gateway)."
+    )
+    batch_size: int = Field(
+        default=MAX_BATCH_SIZE,
+        ge=1,
+        le=MAX_BATCH_SIZE,
+        description="Most inputs per embedding request (lower it for servers with small batch limits).",
+    )
+    query_prefix: str = Field(default="", description="Prepended to query texts (e.g. 'query: ' for E5 models).")
+    document_prefix: str = Field(default="", description="Prepended to document texts (e.g. 'passage: ').")
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        default="max_tokens",
+        description="Request field that carries max_tokens (OpenAI reasoning models need 'max_completion_tokens').",
+    )
+    stream_usage: bool = Field(
+        default=True,
+        description="Ask for token usage at the end of streams (stream_options.include_usage), where supported.",
+    )
+    check_models: bool = Field(
+        default=False,
+        description=(
+            "Before the first request, check GET /models lists the configured model and fail with NotFoundError "
+            "otherwise (for servers that silently fall back to a default model, such as llama.cpp server)."
+        ),
+    )
+    content_filter: Literal["meta", "raise"] = Field(
+        default="meta",
+        description="On finish_reason 'content_filter': report it in meta ('meta') or raise ContentFilteredError.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8000/v1")
+        if parsed.username or parsed.password:
+            raise ValueError("must not contain credentials; use the 'api_key' setting")
+        return value.rstrip("/")
+
+    @field_validator("extra_headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key or any(c in key for c in " :\r\n"):
+                raise ValueError(f"invalid header name {key!r}")
+        return value
+
+
+class JsonSchemaSpec(BaseModel):
+    """The ``json_schema`` member of a structured-output response format."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+
+class JsonSchemaFormat(BaseModel):
+    """``response_format={"type": "json_schema", "json_schema": {...}}`` (structured outputs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["json_schema"] = "json_schema"
+    json_schema: JsonSchemaSpec
+
+
+class OpenAIGenerationOptions(GenerationOptions):
+    """Generation options of the ``openai`` provider, validated before any request.
+
+    Adds ``presence_penalty``, ``frequency_penalty`` and ``response_format`` (``"text"``,
+    ``"json_object"`` or a JSON-schema format) to the common options.
+    """
+
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    response_format: Literal["text", "json_object"] | JsonSchemaFormat | None = Field(
+        default=None, description="'text', 'json_object', or {'type': 'json_schema', 'json_schema': {...}}."
+    )
+
+    @field_validator("response_format", mode="before")
+    @classmethod
+    def _format_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and value.get("type") in ("text", "json_object") and len(value) == 1:
+            return value["type"]
+        return value
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_non_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not s for s in value):
+            raise ValueError("stop sequences must be non-empty strings")
+        return value
+
+    def response_format_param(self) -> dict[str, Any] | None:
+        """The ``response_format`` request field, or None."""
+        if self.response_format is None:
+            return None
+        if isinstance(self.response_format, str):
+            return {"type": self.response_format}
+        return self.response_format.model_dump(by_alias=True, exclude_none=True)
+
+
+# --------------------------------------------------------------------------- provider
+
+
+class OpenAIProvider(Provider):
+    """hayswitch provider for the OpenAI API and OpenAI-compatible servers.
+
+    :param settings: :class:`OpenAISettings` or a mapping of them.
+    :param retry: the retry policy (the SDK's own retries are always off).
+    :param http_client: an ``httpx`` client for the SDK's sync client (proxies, custom TLS,
+        test transports). The same library the SDK uses (``httpx2`` for openai 3.x).
+    :param async_http_client: likewise for the async client.
+    """
+
+    name: ClassVar[str] = "openai"
+    settings_model: ClassVar[type[ProviderSettings]] = OpenAISettings
+    options_model: ClassVar[type[GenerationOptions]] = OpenAIGenerationOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        embeddings=True,
+        generation=True,
+        streaming=True,
+        max_batch_size=MAX_BATCH_SIZE,
+        embedding_dimension=None,
+        normalized_embeddings=False,
+        long_text="error",
+        max_concurrency=8,
+        native_async=True,
+        deterministic=False,
+    )
+    embedding_model_setting: ClassVar[str | None] = "embedding_model"
+    generation_model_setting: ClassVar[str | None] = "chat_model"
+    vector_settings: ClassVar[tuple[str, ...]] = ("dimensions", "query_prefix", "document_prefix")
+    scrub_headers: ClassVar[tuple[str, ...]] = (
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "openai-organization",
+        "openai-project",
+        "cookie",
+        "set-cookie",
+    )
+    scrub_query_params: ClassVar[tuple[str, ...]] = ("api-key", "api_key", "key")
+
+    settings: OpenAISettings
+
+    def __init__(
+        self,
+        settings: ProviderSettings | Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: Any = None,
+        async_http_client: Any = None,
+    ) -> None:
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        super().__init__(settings, retry=retry)
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self) -> None:
+        """Resolve the API key and create the ``OpenAI`` and ``AsyncOpenAI`` clients (no request).
+
+        :raises MissingSecretError: when talking to api.openai.com without a key.
+        """
+        import openai
+
+        s = self.settings
+        key = s.api_key.resolve_value() if s.api_key is not None else None
+        self._secrets: list[str | None] = [key, *s.extra_headers.values()]
+        common: dict[str, Any] = {
+            "api_key": key or NO_KEY_PLACEHOLDER,
+            "organization": s.organization,
+            "project": s.project,
+            "timeout": s.timeout,
+            "max_retries": 0,
+            "default_headers": dict(s.extra_headers) or None,
+        }
+        if s.base_url is not None:
+            common["base_url"] = s.base_url
+        self._client: openai.OpenAI = openai.OpenAI(**common, http_client=self._http_client)
+        self._aclient: openai.AsyncOpenAI = openai.AsyncOpenAI(**common, http_client=self._async_http_client)
+        self._base_url = redact(str(self._client.base_url).rstrip("/"), self._secrets)
+        if key is None and urlparse(self._base_url).hostname == _OPENAI_HOST:
+            self._client.close()
+            raise MissingSecretError(
+                "The OpenAI API needs a key: export OPENAI_API_KEY, or set 'api_key' (e.g. 'env:MY_VARIABLE'). "
+                "For a local OpenAI-compatible server set 'base_url' instead."
+            )
+        self._dimension: int | None = s.dimensions
+        self._stream_usage = s.stream_usage
+        self._served_models: frozenset[str] | None = None
+        self._models_lock = threading.Lock()
+        self._async_used = False
+
+    @property
+    def base_url(self) -> str:
+        """The server address in use (after SDK defaults and ``OPENAI_BASE_URL``)."""
+        return self._base_url
+
+    @property
+    def embedding_dimension(self) -> int | None:
+        """``dimensions`` if set, else the size learned from the first embedding response."""
+        return self._dimension
+
+    # ------------------------------------------------------------------ plumbing
+    def _translate(self, exc: BaseException, model: str | None) -> ProviderError:
+        return translate_error(exc, base_url=self._base_url, model=model, secrets=self._secrets)
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        import openai
+
+        return (openai.OpenAIError, *transport_errors())
+
+    def _call(self, fn: Callable[[], T], model: str | None) -> T:
+        try:
+            return fn()
+        except self._errors() as exc:
+            raise self._translate(exc, model) from exc
+
+    async def _acall(self, fn: Callable[[], Awaitable[T]], model: str | None) -> T:
+        self._async_used = True
+        try:
+            return await fn()
+        except self._errors() as exc:
+            raise self._translate(exc, model) from exc
+
+    def _missing_model(self, model: str, served: frozenset[str]) -> NotFoundError:
+        setting = "embedding_model" if model == self.settings.embedding_model else "chat_model"
+        listed = ", ".join(sorted(served)) or "none"
+        return NotFoundError(
+            f"The server at {self._base_url} does not serve model {model!r} (it serves: {listed}). "
+            f"Set {setting!r} to one of them.",
+            provider=self.name,
+            status_code=404,
+        )
+
+    def _check_model(self, model: str) -> None:
+        if not self.settings.check_models:
+            return
+        with self._models_lock:
+            if self._served_models is None:
+                page = self._call(lambda: self._client.models.list(), None)
+                self._served_models = frozenset(m.id for m in page.data)
+            served = self._served_models
+        if model not in served:
+            raise self._missing_model(model, served)
+
+    async def _acheck_model(self, model: str) -> None:
+        if not self.settings.check_models:
+            return
+        if self._served_models is None:
+            page = await self._acall(lambda: self._aclient.models.list(), None)
+            self._served_models = frozenset(m.id for m in page.data)
+        if model not in self._served_models:
+            raise self._missing_model(model, self._served_models)
+
+    # ------------------------------------------------------------------ embeddings
+    def _embedding_inputs(self, texts: list[str], input_type: InputType) -> list[list[str]]:
+        s = self.settings
+        prefix = s.query_prefix if input_type == "query" else s.document_prefix
+        inputs = [prefix + t for t in texts]
+        return [inputs[i : i + s.batch_size] for i in range(0, len(inputs), s.batch_size)]
+
+    def _embedding_params(self, batch: list[str]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.settings.embedding_model,
+            "input": batch,
+            "encoding_format": "float",
+        }
+        if self.settings.dimensions is not None:
+            params["dimensions"] = self.settings.dimensions
+        return params
+
+    def _parse_embeddings(self, response: Any, expected: int) -> EmbeddingResult:
+        data = list(getattr(response, "data", None) or [])
+        try:
+            ordered = sorted(data, key=lambda d: int(d.index))
+        except (TypeError, ValueError, AttributeError):
+            raise ResponseError(
+                "The server's embedding response has items without a valid 'index'.", provider=self.name
+            ) from None
+        if [int(d.index) for d in ordered] != list(range(expected)):
+            raise ResponseError(
+                f"Expected embeddings with indices 0..{expected - 1}, the server returned indices "
+                f"{[int(d.index) for d in ordered][:20]}.",
+                provider=self.name,
+            )
+        vectors: list[list[float]] = []
+        for item in ordered:
+            vector = item.embedding
+            if isinstance(vector, str):
+                raise ResponseError(
+                    "The server returned base64 embeddings although floats were requested.", provider=self.name
+                )
+            if vector and isinstance(vector[0], list):
+                raise ResponseError(
+                    "The server returned one vector per token instead of one per input: enable pooling on the "
+                    "server (llama.cpp: a pooling type such as mean; see docs/providers/openai.md).",
+                    provider=self.name,
+                )
+            try:
+                vectors.append([float(x) for x in vector])
+            except (TypeError, ValueError):
+                raise ResponseError("The server returned a non-numeric embedding.", provider=self.name) from None
+        usage = None
+        raw_usage = getattr(response, "usage", None)
+        if raw_usage is not None:
+            prompt = getattr(raw_usage, "prompt_tokens", None)
+            total = getattr(raw_usage, "total_tokens", None)
+            usage = Usage(prompt_tokens=prompt, total_tokens=total if total is not None else prompt)
+        return EmbeddingResult(
+            vectors=vectors, model=getattr(response, "model", None) or self.settings.embedding_model, usage=usage
+        )
+
+    def _learn_dimension(self, result: EmbeddingResult) -> EmbeddingResult:
+        dims = {len(v) for v in result.vectors}
+        if self._dimension is None and len(dims) == 1:
+            (dim,) = dims
+            if dim > 0:
+                self._dimension = dim
+        return result
+
+    def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
+        model = self.settings.embedding_model
+        self._check_model(model)
+        parts = []
+        for batch in self._embedding_inputs(texts, input_type):
+            response = self._call(lambda b=batch: self._client.embeddings.create(**self._embedding_params(b)), model)  # type: ignore[misc]
+            parts.append(self._parse_embeddings(response, len(batch)))
+        return self._learn_dimension(self._merge(parts, model))
+
+    async def _aembed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
+        model = self.settings.embedding_model
+        await self._acheck_model(model)
+
+        async def one(batch: list[str]) -> EmbeddingResult:
+            params = self._embedding_params(batch)
+            response = await self._acall(lambda: self._aclient.embeddings.create(**params), model)
+            return self._parse_embeddings(response, len(batch))
+
+        parts = await asyncio.gather(*(one(b) for b in self._embedding_inputs(texts, input_type)))
+        return self._learn_dimension(self._merge(list(parts), model))
+
+    # ------------------------------------------------------------------ generation
+    def _chat_params(self, messages: list[Message], options: GenerationOptions, *, stream: bool) -> dict[str, Any]:
+        s = self.settings
+        params: dict[str, Any] = {
+            "model": s.chat_model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if options.max_tokens is not None:
+            params[s.max_tokens_param] = options.max_tokens
+        for field in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"):
+            value = getattr(options, field, None)
+            if value is not None:
+                params[field] = value
+        if options.stop:
+            params["stop"] = list(options.stop)
+        if isinstance(options, OpenAIGenerationOptions):
+            response_format = options.response_format_param()
+            if response_format is not None:
+                params["response_format"] = response_format
+        if stream:
+            params["stream"] = True
+            if self._stream_usage:
+                params["stream_options"] = {"include_usage": True}
+        return params
+
+    @staticmethod
+    def _usage(raw: Any) -> Usage | None:
+        if raw is None:
+            return None
+        return Usage(
+            prompt_tokens=getattr(raw, "prompt_tokens", None),
+            completion_tokens=getattr(raw, "completion_tokens", None),
+            total_tokens=getattr(raw, "total_tokens", None),
+        )
+
+    def _content_filtered(self, finish: FinishReason) -> None:
+        if finish == "content_filter" and self.settings.content_filter == "raise":
+            raise ContentFilteredError(
+                "The server's content filter stopped the generation (finish_reason 'content_filter'). "
+                "Set content_filter='meta' to receive the partial text instead.",
+                provider=self.name,
+            )
+
+    def _parse_completion(self, response: Any) -> GenerationResult:
+        choices = list(getattr(response, "choices", None) or [])
+        if not choices:
+            raise ResponseError("The server's chat completion has no choices.", provider=self.name)
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None) or ""
+        raw_finish = getattr(choice, "finish_reason", None)
+        finish = _finish(raw_finish)
+        self._content_filtered(finish)
+        meta: dict[str, Any] = {"finish_reason_raw": raw_finish}
+        for key in ("id", "system_fingerprint"):
+            value = getattr(response, key, None)
+            if value:
+                meta[key] = value
+        refusal = getattr(message, "refusal", None)
+        if refusal:
+            meta["refusal"] = refusal
+        if finish == "content_filter":
+            meta["content_filtered"] = True
+        return GenerationResult(
+            text=text,
+            finish_reason=finish,
+            model=getattr(response, "model", None) or self.settings.chat_model,
+            usage=self._usage(getattr(response, "usage", None)),
+            meta=meta,
+        )
+
+    def _generate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
+        model = self.settings.chat_model
+        self._check_model(model)
+        params = self._chat_params(messages, options, stream=False)
+        response = self._call(lambda: self._client.chat.completions.create(**params), model)
+        return self._parse_completion(response)
+
+    async def _agenerate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
+        model = self.settings.chat_model
+        await self._acheck_model(model)
+        params = self._chat_params(messages, options, stream=False)
+        response = await self._acall(lambda: self._aclient.chat.completions.create(**params), model)
+        return self._parse_completion(response)
+
+    # ------------------------------------------------------------------ streaming
+    def _is_rejected_option(self, exc: ProviderError) -> bool:
+        return exc.status_code in (400, 422) and self._stream_usage
+
+    def _open_stream(self, messages: list[Message], options: GenerationOptions) -> Any:
+        model = self.settings.chat_model
+        self._check_model(model)
+        try:
+            params = self._chat_params(messages, options, stream=True)
+            return self._call(lambda: self._client.chat.completions.create(**params), model)
+        except ProviderError as exc:
+            if not self._is_rejected_option(exc):
+                raise
+            # The server refused stream_options: stream without usage from now on.
+            self._stream_usage = False
+            params = self._chat_params(messages, options, stream=True)
+            return self._call(lambda: self._client.chat.completions.create(**params), model)
+
+    async def _aopen_stream(self, messages: list[Message], options: GenerationOptions) -> Any:
+        model = self.settings.chat_model
+        await self._acheck_model(model)
+        try:
+            params = self._chat_params(messages, options, stream=True)
+            return await self._acall(lambda: self._aclient.chat.completions.create(**params), model)
+        except ProviderError as exc:
+            if not self._is_rejected_option(exc):
+                raise
+            self._stream_usage = False
+            params = self._chat_params(messages, options, stream=True)
+            return await self._acall(lambda: self._aclient.chat.completions.create(**params), model)
+
+    class _StreamState:
+        """Folds SSE chunks into hayswitch chunks with one chunk of look-ahead, so that the last
+        text chunk carries the finish reason and usage (which arrive after the text)."""
+
+        def __init__(self, model: str) -> None:
+            self.model = model
+            self.pending: GenerationChunk | None = None
+            self.index = 0
+            self.raw_finish: str | None = None
+            self.usage: Usage | None = None
+
+        def feed(self, chunk: Any) -> GenerationChunk | None:
+            """Take one SSE chunk; return a chunk ready to be yielded, if any."""
+            self.model = getattr(chunk, "model", None) or self.model
+            raw_usage = getattr(chunk, "usage", None)
+            if raw_usage is not None:
+                self.usage = OpenAIProvider._usage(raw_usage)
+            ready = None
+            for choice in getattr(chunk, "choices", None) or []:
+                if getattr(choice, "index", 0) != 0:
+                    continue
+                delta = getattr(choice, "delta", None)
+                text = getattr(delta, "content", None)
+                if text:
+                    ready = self.pending
+                    self.pending = GenerationChunk(text=text, index=self.index, model=self.model)
+                    self.index += 1
+                if getattr(choice, "finish_reason", None):
+                    self.raw_finish = choice.finish_reason
+            return ready
+
+        def final(self) -> GenerationChunk:
+            finish = _finish(self.raw_finish)
+            last = self.pending or GenerationChunk(text="", index=self.index, model=self.model)
+            last.finish_reason = finish
+            last.usage = self.usage
+            last.meta = {"finish_reason_raw": self.raw_finish}
+            if finish == "content_filter":
+                last.meta["content_filtered"] = True
+            return last
+
+    def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[GenerationChunk]:
+        model = self.settings.chat_model
+        stream = self._open_stream(messages, options)
+        state = self._StreamState(model)
+        try:
+            iterator = iter(stream)
+            while True:
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    break
+                except self._errors() as exc:
+                    raise self._translate(exc, model) from exc
+                ready = state.feed(chunk)
+                if ready is not None:
+                    yield ready
+        finally:
+            with contextlib.suppress(*self._errors()):
+                stream.close()
+        final = state.final()
+        self._content_filtered(final.finish_reason or "unknown")
+        yield final
+
+    async def _astream(self, messages: list[Message], options: GenerationOptions) -> AsyncIterator[GenerationChunk]:
+        model = self.settings.chat_model
+        stream = await self._aopen_stream(messages, options)
+        state = self._StreamState(model)
+        try:
+            iterator = aiter(stream)
+            while True:
+                try:
+                    chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                except self._errors() as exc:
+                    raise self._translate(exc, model) from exc
+                ready = state.feed(chunk)
+                if ready is not None:
+                    yield ready
+        finally:
+            with contextlib.suppress(*self._errors()):
+                await stream.close()
+        final = state.final()
+        self._content_filtered(final.finish_reason or "unknown")
+        yield final
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close both SDK clients (idempotent). Prefer :meth:`aclose` from async code."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._client.close()
+        if self._async_used:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                with contextlib.suppress(RuntimeError, OSError):
+                    asyncio.run(self._aclient.close())
+            # Inside a running loop the async pool cannot be awaited from sync code; its
+            # connections are released when the client is garbage-collected (use aclose()).
+
+    async def aclose(self) -> None:
+        """Close both SDK clients from async code (idempotent)."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._client.close()
+        await self._aclient.close()
