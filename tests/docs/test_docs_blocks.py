@@ -12,6 +12,7 @@ import ast
 import asyncio
 import importlib.util
 import inspect
+import os
 import shutil
 import sys
 import traceback
@@ -65,6 +66,7 @@ def run_page(page: Path) -> list[str]:
     module.__file__ = str(page)
     sys.modules[module.__name__] = module  # dataclasses / pydantic resolve annotations through it
     notes: list[str] = []
+    saved_environ = dict(os.environ)
     try:
         for block in blocks:
             if block.skip:
@@ -79,6 +81,9 @@ def run_page(page: Path) -> list[str]:
                 raise AssertionError(f"code block at {block.where} failed:\n{detail}") from None
     finally:
         sys.modules.pop(module.__name__, None)
+        # Blocks may set environment variables to show configuration; never leak them.
+        os.environ.clear()
+        os.environ.update(saved_environ)
     return notes
 
 
