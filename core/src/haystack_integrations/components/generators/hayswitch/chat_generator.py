@@ -1,0 +1,180 @@
+"""ProviderChatGenerator: Haystack 3 ChatGenerator backed by whichever provider is configured."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from haystack import component, default_from_dict, default_to_dict
+from haystack.dataclasses import ChatMessage, StreamingCallbackT, select_streaming_callback
+from haystack.utils import deserialize_callable, serialize_callable
+
+from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
+from haystack_integrations.common.hayswitch._generation import (
+    agenerate_reply,
+    generate_reply,
+    merge_generation_kwargs,
+    to_provider_messages,
+)
+from hayswitch import InvalidInputError, RetryPolicy
+
+__all__ = ["ProviderChatGenerator"]
+
+
+@component
+class ProviderChatGenerator(ProviderComponentBase):
+    """Completes chats with a hayswitch provider, following Haystack's ChatGenerator protocol.
+
+    Each reply's meta carries ``model``, ``index``, ``finish_reason``, ``usage``
+    (``prompt_tokens``, ``completion_tokens``, ``total_tokens``) and ``provider``, like Haystack's
+    OpenAI components. With a streaming callback, Haystack ``StreamingChunk``s are delivered as they
+    arrive (a provider that cannot stream delivers the whole reply as one chunk).
+
+    Usage example:
+
+    ```python
+    from haystack.dataclasses import ChatMessage
+    from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
+
+    llm = ProviderChatGenerator(provider="fake", generation_kwargs={"max_tokens": 16})
+    result = llm.run([ChatMessage.from_user("What is hayswitch?")])
+    print(result["replies"][0].text, result["replies"][0].meta["usage"])
+    ```
+    """
+
+    _model_setting: ClassVar[ModelSetting] = "generation_model_setting"
+    _capability: ClassVar[Capability] = "generation"
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        profile: str | None = None,
+        model: str | None = None,
+        retry: Mapping[str, Any] | RetryPolicy | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        streaming_callback: StreamingCallbackT | None = None,
+    ) -> None:
+        """Create the generator. No secret is resolved and no request is sent here.
+
+        :param provider: registry name of the provider, or None for whichever provider is configured
+            (resolved at warm-up from the environment, ``hayswitch.toml`` or the default).
+        :param settings: provider settings (validated against the provider's settings model). Secrets
+            may be a Haystack ``Secret``, a ``hayswitch.Secret`` or ``"env:NAME"``; they are serialised
+            only as environment-variable references.
+        :param profile: a profile of ``hayswitch.toml`` to take the provider and settings from.
+        :param model: the generation model id; written into the provider's generation-model setting.
+        :param retry: retry policy for failed requests (fields of :class:`hayswitch.RetryPolicy`).
+        :param generation_kwargs: default generation options (``max_tokens``, ``temperature``,
+            ``top_p``, ``stop``, ``seed`` and the provider's own), merged per key with run-level ones
+            and validated by the provider's options model before any request.
+        :param streaming_callback: called with each Haystack ``StreamingChunk``; a run-level callback
+            takes precedence.
+        :raises ProviderNotFoundError: if ``provider`` is given and not installed.
+        :raises SettingsError: if ``provider`` is given and the settings are invalid.
+        :raises InvalidInputError: if ``provider`` is given and ``generation_kwargs`` are invalid for it.
+        """
+        if generation_kwargs is not None and not isinstance(generation_kwargs, Mapping):
+            raise InvalidInputError(
+                f"ProviderChatGenerator: generation_kwargs must be a dict, got {type(generation_kwargs).__name__}."
+            )
+        if streaming_callback is not None and not callable(streaming_callback):
+            raise InvalidInputError("ProviderChatGenerator: streaming_callback must be callable.")
+        self.generation_kwargs = dict(generation_kwargs or {})
+        self.streaming_callback = streaming_callback
+        cls = self._init_provider_options(
+            provider=provider, settings=settings, profile=profile, model=model, retry=retry
+        )
+        if cls is not None:
+            cls.validate_options(self.generation_kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the component (provider by name, secrets as env-var references, the callback
+        by its import path).
+
+        :returns: the serialised component.
+        :raises ConfigurationError: if a setting holds a literal token secret.
+        """
+        callback = serialize_callable(self.streaming_callback) if self.streaming_callback else None
+        return default_to_dict(
+            self,
+            **self._provider_init_parameters(),
+            generation_kwargs=self.generation_kwargs,
+            streaming_callback=callback,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProviderChatGenerator:
+        """Deserialise the component.
+
+        :param data: the dict from :meth:`to_dict`.
+        :returns: the component.
+        """
+        init = data.get("init_parameters", {})
+        if init.get("streaming_callback"):
+            data = {
+                **data,
+                "init_parameters": {**init, "streaming_callback": deserialize_callable(init["streaming_callback"])},
+            }
+        return default_from_dict(cls, data)
+
+    @component.output_types(replies=list[ChatMessage])
+    def run(
+        self,
+        messages: list[ChatMessage] | str,
+        streaming_callback: StreamingCallbackT | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+    ) -> dict[str, list[ChatMessage]]:
+        """Generate a reply to the messages.
+
+        :param messages: a list of ``ChatMessage`` (system, user, assistant; text only) or a prompt
+            string (a single user message). An empty list gives no replies.
+        :param streaming_callback: called with each ``StreamingChunk``; overrides the init callback.
+            Must be a regular function here (async callbacks need ``run_async``).
+        :param generation_kwargs: options merged per key over the init-level ``generation_kwargs``.
+        :returns: a dict with ``replies``: one assistant ``ChatMessage`` whose meta has ``model``,
+            ``index``, ``finish_reason``, ``usage`` and ``provider``.
+        :raises InvalidInputError: for non-ChatMessage input or options the provider does not accept
+            (raised before any request).
+        :raises ProviderError: if the provider fails beyond its retry policy.
+        """
+        owner = type(self).__name__
+        msgs = to_provider_messages(messages, owner)
+        provider = self._ready_provider()
+        options = merge_generation_kwargs(type(provider), self.generation_kwargs, generation_kwargs, owner)
+        callback = select_streaming_callback(
+            init_callback=self.streaming_callback, runtime_callback=streaming_callback, requires_async=False
+        )
+        if not msgs:
+            return {"replies": []}
+        outcome = generate_reply(self, provider, msgs, options, callback)
+        return {"replies": [ChatMessage.from_assistant(text=outcome.text, meta=outcome.meta)]}
+
+    @component.output_types(replies=list[ChatMessage])
+    async def run_async(
+        self,
+        messages: list[ChatMessage] | str,
+        streaming_callback: StreamingCallbackT | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+    ) -> dict[str, list[ChatMessage]]:
+        """Async twin of :meth:`run`; the streaming callback may be sync or async.
+
+        :param messages: a list of ``ChatMessage`` or a prompt string.
+        :param streaming_callback: called (and awaited if async) with each ``StreamingChunk``.
+        :param generation_kwargs: options merged per key over the init-level ``generation_kwargs``.
+        :returns: a dict with ``replies``.
+        :raises InvalidInputError: for invalid input or options (before any request).
+        :raises ProviderError: if the provider fails beyond its retry policy.
+        """
+        owner = type(self).__name__
+        msgs = to_provider_messages(messages, owner)
+        provider = self._ready_provider()
+        options = merge_generation_kwargs(type(provider), self.generation_kwargs, generation_kwargs, owner)
+        callback = select_streaming_callback(
+            init_callback=self.streaming_callback, runtime_callback=streaming_callback, requires_async=True
+        )
+        if not msgs:
+            return {"replies": []}
+        outcome = await agenerate_reply(self, provider, msgs, options, callback)
+        return {"replies": [ChatMessage.from_assistant(text=outcome.text, meta=outcome.meta)]}
