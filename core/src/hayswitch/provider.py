@@ -64,14 +64,35 @@ class ProviderSettings(BaseModel):
     def to_public_dict(self) -> dict[str, Any]:
         """JSON-ready settings with secrets as env-var references only (safe to write to disk).
 
-        :raises ConfigurationError: if a secret is a literal token (it cannot be serialised).
+        :raises ConfigurationError: if a secret is a literal token (it cannot be serialised); the
+            message names the field.
         """
+        from hayswitch.errors import ConfigurationError
+
+        for field_name in type(self).model_fields:
+            if _holds_token_secret(getattr(self, field_name)):
+                raise ConfigurationError(
+                    f"Setting {field_name!r} holds a token secret, which cannot be serialised (it would write "
+                    f"the credential to disk). Use 'env:VARIABLE_NAME' or Secret.from_env_var(...) instead."
+                )
         return self.model_dump(mode="json")
 
     def __repr_args__(self) -> Any:
         # pydantic's repr would call Secret.__repr__, which already hides tokens; keep it explicit.
         for key, value in super().__repr_args__():
             yield key, ("***" if isinstance(value, Secret) and value.is_token else value)
+
+
+def _holds_token_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return value.is_token
+    if isinstance(value, BaseModel):
+        return any(_holds_token_secret(getattr(value, f)) for f in type(value).model_fields)
+    if isinstance(value, Mapping):
+        return any(_holds_token_secret(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_token_secret(v) for v in value)
+    return False
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -95,6 +116,8 @@ class Provider(ABC):
         besides the model id).
     :cvar scrub_headers: request/response header names that carry secrets (cassettes scrub them).
     :cvar scrub_query_params: query-string parameters that carry secrets.
+    :cvar heavy_modules: top-level modules this provider imports lazily (SDKs, ML frameworks);
+        the contract kit checks that listing providers does not import them.
 
     Hooks a subclass overrides (only those it supports):
 
@@ -115,6 +138,7 @@ class Provider(ABC):
     vector_settings: ClassVar[tuple[str, ...]] = ()
     scrub_headers: ClassVar[tuple[str, ...]] = ("authorization",)
     scrub_query_params: ClassVar[tuple[str, ...]] = ()
+    heavy_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
