@@ -53,7 +53,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     # Reached only when the test body passed: now its cassettes must have been fully played.
     if record_mode() != "none":
         return result
-    cassettes: list[Any] = list(item.stash[CASSETTES_KEY]) if CASSETTES_KEY in item.stash else []
+    stored: list[Any] = item.stash.get(CASSETTES_KEY, [])
+    cassettes = list(stored)
     funcargs = getattr(item, "funcargs", {})
     vcr_cassette = funcargs.get("vcr")
     if vcr_cassette is not None and hasattr(vcr_cassette, "all_played") and _pytest_recording_replays(item):
