@@ -17,7 +17,7 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> typer.Typer:
     """Create the root Typer app with core and plugin commands."""
-    from hayswitch.cli import providers
+    from hayswitch.cli import ask, index, providers
 
     app = typer.Typer(
         name="hayswitch",
@@ -39,6 +39,8 @@ def build_app() -> typer.Typer:
             raise typer.Exit()
 
     providers.register(app)
+    index.register(app)
+    ask.register(app)
     _add_plugin_commands(app)
     return app
 

@@ -192,7 +192,11 @@ def load_sentence_transformer(path: Path, device: str) -> LoadedModel:
     def load() -> Any:
         _offline_hub()
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        # No "Loading weights" progress bar on every first use (restored afterwards).
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
         try:
             return SentenceTransformer(str(path), device=device, local_files_only=True)
         except Exception as exc:  # any load failure is a configuration problem
@@ -201,6 +205,9 @@ def load_sentence_transformer(path: Path, device: str) -> LoadedModel:
                 f"{type(exc).__name__}: {exc}. Check that the directory holds a complete model and that the "
                 "device exists (device='cpu' always works)."
             ) from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
 
     return _get_or_load(key, load)
 

@@ -1,0 +1,244 @@
+"""``hayswitch ask``: answer a question from an index built by ``hayswitch index``.
+
+The RAG pipeline is made of the generic components only, so any installed provider works::
+
+    ProviderTextEmbedder -> InMemoryEmbeddingRetriever -> ChatPromptBuilder -> ProviderChatGenerator
+
+The question is embedded with the provider (and model) the index was built with; any other
+embedding space is refused before anything is generated.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors
+
+__all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_TOP_K", "Answer", "answer_question", "build_rag_pipeline", "register"]
+
+DEFAULT_TOP_K = 3
+DEFAULT_MAX_TOKENS = 160
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered context passages. "
+    "Answer in a few short sentences or a short numbered list. "
+    "If the passages do not contain the answer, say that you do not know."
+)
+USER_TEMPLATE = """Context:
+{% for doc in documents %}
+[{{ loop.index }}] {{ doc.content }}
+{% endfor %}
+Question: {{ question }}"""
+
+
+@dataclass
+class Answer:
+    """The outcome of :func:`answer_question`."""
+
+    question: str
+    answer: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None
+    provider: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "sources": self.sources,
+            "model": self.model,
+            "provider": self.provider,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def build_rag_pipeline(
+    document_store: Any,
+    *,
+    provider: str | None = None,
+    profile: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+) -> Any:
+    """The RAG pipeline over ``document_store`` (an ``InMemoryDocumentStore``) with the generic
+    hayswitch components, all bound to the same provider or profile.
+
+    Inputs: ``text_embedder.text`` and ``prompt_builder.question``; output: ``llm.replies``.
+    """
+    from haystack import Pipeline
+    from haystack.components.builders import ChatPromptBuilder
+    from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
+    from haystack.dataclasses import ChatMessage
+
+    from haystack_integrations.components.embedders.hayswitch import ProviderTextEmbedder
+    from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
+
+    template = [ChatMessage.from_system(SYSTEM_PROMPT), ChatMessage.from_user(USER_TEMPLATE)]
+    generation_kwargs = {"max_tokens": max_tokens} if max_tokens else {}
+    pipeline = Pipeline()
+    pipeline.add_component("text_embedder", ProviderTextEmbedder(provider=provider, profile=profile))
+    pipeline.add_component("retriever", InMemoryEmbeddingRetriever(document_store=document_store, top_k=top_k))
+    pipeline.add_component(
+        "prompt_builder", ChatPromptBuilder(template=template, required_variables=["documents", "question"])
+    )
+    pipeline.add_component(
+        "llm", ProviderChatGenerator(provider=provider, profile=profile, generation_kwargs=generation_kwargs)
+    )
+    pipeline.connect("text_embedder.embedding", "retriever.query_embedding")
+    pipeline.connect("retriever.documents", "prompt_builder.documents")
+    pipeline.connect("prompt_builder.prompt", "llm.messages")
+    return pipeline
+
+
+def answer_question(
+    question: str,
+    *,
+    store_path: Path,
+    provider: str | None = None,
+    profile: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    on_token: Any = None,
+) -> Answer:
+    """Answer ``question`` from the index at ``store_path`` (the work behind ``hayswitch ask``).
+
+    :param on_token: called with each piece of text as it is generated (streaming), or None.
+    :raises InvalidInputError: empty question, missing or corrupt index, an empty index.
+    :raises EmbeddingMismatchError: the configured embedder is not the one the index was built with.
+    :raises HayswitchError: provider configuration or generation failures.
+    """
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from hayswitch.cli.store import IndexStore, StoreError, check_embedding_space
+    from hayswitch.errors import InvalidInputError
+
+    started = time.perf_counter()
+    question = question.strip()
+    if not question:
+        raise InvalidInputError('The question is empty. Ask something, e.g. hayswitch ask "How do I install it?"')
+    store = IndexStore.load(store_path)
+    if not store.documents:
+        raise StoreError(f"The index {store_path} holds no passages. Index some files first: hayswitch index <folder>")
+
+    document_store = InMemoryDocumentStore(embedding_similarity_function="cosine")
+    document_store.write_documents(store.documents)
+    pipeline = build_rag_pipeline(
+        document_store, provider=provider, profile=profile, top_k=top_k, max_tokens=max_tokens
+    )
+    text_embedder = pipeline.get_component("text_embedder")
+    text_embedder.warm_up()
+    check_embedding_space(store.embedding, text_embedder.provider_instance.embedding_space(), store_path)
+
+    llm_inputs: dict[str, Any] = {}
+    if on_token is not None:
+        llm_inputs["streaming_callback"] = lambda chunk: on_token(chunk.content) if chunk.content else None
+    try:
+        result = pipeline.run(
+            {"text_embedder": {"text": question}, "prompt_builder": {"question": question}, "llm": llm_inputs},
+            include_outputs_from={"retriever"},
+        )
+    finally:
+        for name in ("text_embedder", "llm"):
+            pipeline.get_component(name).close()
+    reply = result["llm"]["replies"][0]
+    meta = reply.meta
+    sources = [
+        {
+            "file": doc.meta.get("file_path"),
+            "passage": doc.meta.get("passage"),
+            "score": round(float(doc.score), 4) if doc.score is not None else None,
+        }
+        for doc in result["retriever"]["documents"]
+    ]
+    return Answer(
+        question=question,
+        answer=(reply.text or "").strip(),
+        sources=sources,
+        model=meta.get("model"),
+        provider=meta.get("provider"),
+        finish_reason=meta.get("finish_reason"),
+        usage=dict(meta.get("usage") or {}),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _unwrap_pipeline_error(exc: BaseException) -> BaseException:
+    """Haystack wraps component errors in PipelineRuntimeError; surface the hayswitch error."""
+    from hayswitch.errors import HayswitchError
+
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, HayswitchError):
+            return current
+        current = current.__cause__
+    return exc
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hayswitch ask`` to ``app``."""
+    default_store = Path(".hayswitch") / "store.json"
+
+    @app.command("ask")
+    def ask_command(
+        question: str = typer.Argument(..., help="The question, in quotes."),
+        store: Path = typer.Option(default_store, "--store", "-s", help="The index file built by 'hayswitch index'."),
+        top_k: int = typer.Option(DEFAULT_TOP_K, "--top-k", "-k", min=1, max=50, help="Passages given to the model."),
+        provider: str | None = typer.Option(None, "--provider", "-p", help="Provider (default: configured)."),
+        profile: str | None = typer.Option(None, "--profile", help="A profile of hayswitch.toml."),
+        max_tokens: int = typer.Option(DEFAULT_MAX_TOKENS, "--max-tokens", min=1, help="Longest answer, in tokens."),
+        stream: bool = typer.Option(False, "--stream", help="Print the answer as it is generated."),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON object (answer, sources, model, usage)."),
+    ) -> None:
+        """Answer a question from your indexed documents, citing the passages used."""
+        if provider and profile:
+            raise fail("pass either --provider or --profile, not both.", EXIT_INPUT)
+        if stream and as_json:
+            raise fail(
+                "--stream and --json cannot be combined (JSON is printed once the answer is complete).", EXIT_INPUT
+            )
+        if not question.strip():
+            raise fail('the question is empty. Example: hayswitch ask "How do I install it?"', EXIT_INPUT)
+
+        def on_token(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        with friendly_errors():
+            try:
+                answer = answer_question(
+                    question,
+                    store_path=store,
+                    provider=provider,
+                    profile=profile,
+                    top_k=top_k,
+                    max_tokens=max_tokens,
+                    on_token=on_token if stream else None,
+                )
+            except Exception as exc:
+                unwrapped = _unwrap_pipeline_error(exc)
+                if unwrapped is exc:
+                    raise
+                raise unwrapped from None
+        if as_json:
+            typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+            return
+        if stream:
+            typer.echo("")
+        else:
+            typer.echo(answer.answer)
+        typer.echo("\nSources:")
+        for i, source in enumerate(answer.sources, 1):
+            score = f" (score {source['score']:.2f})" if source.get("score") is not None else ""
+            typer.echo(f"  [{i}] {source['file']}, passage {source['passage']}{score}")
