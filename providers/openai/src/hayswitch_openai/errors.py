@@ -16,6 +16,7 @@ from typing import Any
 from hayswitch.errors import (
     AuthenticationError,
     ContentFilteredError,
+    InvalidInputError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -27,13 +28,29 @@ from hayswitch.errors import (
     ServerError,
 )
 
-__all__ = ["PROVIDER_NAME", "parse_retry_after", "redact", "transport_errors", "translate_error"]
+__all__ = [
+    "PROVIDER_NAME",
+    "ContextLengthError",
+    "parse_retry_after",
+    "redact",
+    "transport_errors",
+    "translate_error",
+]
 
 PROVIDER_NAME = "openai"
 _KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-.~+/=*]+")
 _MAX_DETAIL = 300
 _CONTENT_FILTER_CODES = {"content_filter", "content_policy_violation", "content_filtered"}
+
+
+class ContextLengthError(InvalidRequestError, InvalidInputError):
+    """The input is longer than the model's context window (the server said so with HTTP 400).
+
+    It is both an :class:`~hayswitch.errors.InvalidRequestError` (the server refused the request)
+    and an :class:`~hayswitch.errors.InvalidInputError` (the input is what must change: shorten or
+    split it), so code that handles either catches it. Never retried.
+    """
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -208,11 +225,18 @@ def translate_error(
                 provider=name,
                 status_code=status,
             )
-        hint = ""
-        if code == "context_length_exceeded" or "context length" in detail.lower() or "context window" in detail:
-            hint = " The input is longer than the model's context window: shorten it or split documents."
+        lowered = detail.lower()
+        if code == "context_length_exceeded" or "context length" in lowered or "context window" in lowered:
+            return ContextLengthError(
+                "The input is longer than the model's context window: shorten it, split documents into smaller "
+                f"chunks, or lower max_tokens.{said}",
+                provider=name,
+                status_code=status,
+            )
         return InvalidRequestError(
-            f"The server rejected the request as invalid.{hint}{said}", provider=name, status_code=status
+            f"The server rejected the request as invalid: check the model name and the options.{said}",
+            provider=name,
+            status_code=status,
         )
     if isinstance(exc, openai.APIError):
         # An error event inside a stream, or another API error without an HTTP status.

@@ -219,6 +219,13 @@ class LlamaCppServer:
             self._workdir.cleanup()
             self._workdir = None
 
+    def kill(self) -> None:
+        """Kill the server abruptly (SIGKILL), as a crash would; then clean up like :meth:`stop`."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self.stop()
+
     def __enter__(self) -> LlamaCppServer:
         return self.start()
 

@@ -60,8 +60,12 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_BATCH_SIZE = 256
-"""Most inputs per embedding request (class-level; ``batch_size`` lowers it per instance)."""
+MAX_BATCH_SIZE = 64
+"""Most inputs per embedding request (class-level; ``batch_size`` lowers it per instance).
+
+64 keeps each request well under every server's limits (OpenAI accepts 2048 inputs; vLLM, TGI and
+llama.cpp batch server-side) while large corpora are sent as many requests that the components
+run concurrently."""
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 NO_KEY_PLACEHOLDER = "not-needed"

@@ -1,0 +1,65 @@
+"""The contract-test kit on the ``openai`` provider, replayed from cassettes recorded against the
+llama.cpp OpenAI-compatible server (``make record PROVIDER=openai`` re-records them)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx2
+import pytest
+from openai_support import CASSETTES, KEY_VAR, LIVE_KEY, RECORD_BASE_URL, server_settings
+
+from hayswitch import InvalidInputError, InvalidRequestError
+from hayswitch.testing import ProviderContractTests
+from hayswitch_openai import OpenAIProvider
+from hayswitch_openai.llamacpp_server import LlamaCppServer
+
+
+class TestOpenAIContract(ProviderContractTests):
+    provider_name = "openai"
+    settings: ClassVar[Mapping[str, Any]] = server_settings(RECORD_BASE_URL)
+    env: ClassVar[Mapping[str, str]] = {KEY_VAR: LIVE_KEY}
+    cassette_dir = CASSETTES
+
+    @pytest.fixture(autouse=True)
+    def _server_when_recording(self, record_server: LlamaCppServer | None) -> None:
+        """Recording needs the real server on the recorded port; replay needs nothing."""
+
+    def test_embed_very_long_text(self) -> None:  # type: ignore[override]
+        """``long_text="error"``: an over-long input raises an InvalidInputError.
+
+        OpenAI, vLLM, SGLang and TGI refuse an input longer than the model's window with HTTP 400
+        ``context_length_exceeded``; the llama.cpp server used for the other cassettes instead
+        truncates embedding inputs silently (llama-cpp-python hard-codes ``truncate=True``), which
+        ``test_live.py::test_llamacpp_truncates_long_embedding_inputs`` checks. So this rule is
+        checked against OpenAI's documented error body, served by an HTTP transport.
+        """
+        words = " ".join(f"alpha{i % 97}" for i in range(self.long_text_words))
+        seen: list[dict[str, Any]] = []
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            seen.append(json.loads(request.content))
+            body = {
+                "error": {
+                    "message": "This model's maximum context length is 8192 tokens, however you requested "
+                    "24011 tokens (24011 in your prompt; 0 for the completion). Please reduce your prompt.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "context_length_exceeded",
+                }
+            }
+            return httpx2.Response(400, json=body)
+
+        provider = OpenAIProvider(
+            {"base_url": "https://api.example.test/v1", "api_key": None, "embedding_model": "text-embedding-3-small"},
+            http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        )
+        with pytest.raises(InvalidInputError) as excinfo:
+            provider.embed_documents([words])
+        assert isinstance(excinfo.value, InvalidRequestError)
+        assert "context window" in str(excinfo.value)
+        assert len(seen) == 1
+        assert seen[0]["input"] == [words]
+        provider.close()
