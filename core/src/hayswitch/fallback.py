@@ -49,12 +49,13 @@ Building chains from configuration (profiles in ``hayswitch.toml`` have a ``fall
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from hayswitch.config import find_config_file, load_config_file
+from hayswitch.config import ConfigFile, find_config_file, load_config_file, resolve_config
 from hayswitch.errors import (
     ConfigurationError,
     ContentFilteredError,
@@ -426,17 +427,24 @@ def resolve_fallback_specs(
     """Resolve fallback entries to ``(label, provider class, validated settings)`` without
     creating providers (no secret is resolved).
 
-    A string is a profile of ``hayswitch.toml`` if one has that name, otherwise a provider name.
+    A string is a profile of ``hayswitch.toml`` if one has that name, otherwise a provider name. A
+    provider name takes its ``[providers.<name>]`` settings, the environment and the entry's
+    ``settings``, but not the settings of the active profile (that is the failing member's).
     A mapping is ``{"provider": name, "settings": {...}}`` or ``{"profile": name, "settings":
     {...}}`` (settings override the profile's).
 
     :raises ConfigurationError: for malformed entries, unknown profiles or providers (listing
         what exists), or invalid settings.
     """
-    from hayswitch.api import resolve_provider
+    from hayswitch.api import get_provider_class, resolve_provider
 
-    path = find_config_file(environ, cwd)
-    profiles = load_config_file(path).profiles if path else {}
+    env = os.environ if environ is None else environ
+    path = find_config_file(env, cwd)
+    config = load_config_file(path) if path else ConfigFile()
+    profiles = config.profiles
+    no_profile_config = config.model_copy(update={"default_profile": None})
+    no_profile_config.path = config.path
+    no_profile_env = {k: v for k, v in env.items() if k != "HAYSWITCH_PROFILE"}
     out: list[tuple[str, type[Provider], ProviderSettings]] = []
     for i, spec in enumerate(specs):
         settings: Mapping[str, Any] | None = None
@@ -468,7 +476,11 @@ def resolve_fallback_specs(
                 raise ConfigurationError(f"fallbacks[{i}]: unknown profile {name!r}. Known profiles: {known}.")
             cls, validated, _ = resolve_provider(profile=name, settings=settings, environ=environ, cwd=cwd)
         else:
-            cls, validated, _ = resolve_provider(name, settings=settings, environ=environ, cwd=cwd)
+            # A bare provider name takes [providers.<name>], the environment and explicit settings, but
+            # not the active profile's settings: those belong to the member that is failing.
+            resolved = resolve_config(name, settings=settings, environ=no_profile_env, config=no_profile_config)
+            cls = get_provider_class(resolved.provider)
+            validated = resolved.validate(cls.settings_model)
         label = str(spec.get("label", name)) if isinstance(spec, Mapping) else name
         out.append((label, cls, validated))
     return out
