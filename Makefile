@@ -13,7 +13,7 @@ STAMP := $(VENV)/.hayswitch-installed
 PROVIDER_DIRS := $(sort $(wildcard providers/*))
 # Dev-only distributions (test infrastructure such as the Gradient emulator).
 TOOL_DIRS := $(sort $(wildcard tools/*))
-SRC_DIRS := core/src $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),$(p)/src)
+SRC_DIRS := core/src $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),$(p)/src) examples/provider-template/src
 EMPTY :=
 SPACE := $(EMPTY) $(EMPTY)
 
@@ -40,7 +40,7 @@ $(STAMP): constraints.txt core/pyproject.toml $(wildcard providers/*/pyproject.t
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]")
+	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]") -e "examples/provider-template[test]"
 	@touch $@
 
 lint: install
@@ -73,6 +73,7 @@ record: install
 	HAYSWITCH_RECORD=1 $(BIN)/pytest -m cassette tests/$(PROVIDER) $(PYTEST_ARGS)
 
 docs: install
+	$(PIP) install -q -r docs/requirements.txt
 	$(BIN)/mkdocs build --strict
 
 bench: install
