@@ -200,6 +200,11 @@ class Registry:
             except Exception as exc:  # noqa: BLE001
                 self._fail(info, f"invalid plugin: {_short_error(exc)}", exc)
                 return info
+            problem = self._check_hooks(plugin)
+            if problem is not None:
+                self.plugin_manager.unregister(plugin)
+                self._fail(info, f"invalid plugin: {problem}", ConfigurationError(problem))
+                return info
             for impl in self.plugin_manager.hook.register_providers.get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
@@ -220,6 +225,20 @@ class Registry:
                 for cls in staged:
                     self._add(cls, info)
             return info
+
+    def _check_hooks(self, plugin: object) -> str | None:
+        """A problem with the plugin's hook implementations (unknown hook names, or none at all)."""
+        callers = self.plugin_manager.get_hookcallers(plugin) or []
+        known = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+        unknown = sorted(c.name for c in callers if not c.has_spec())
+        if unknown:
+            return (
+                f"{', '.join(repr(n) for n in unknown)} is not a hayswitch hook "
+                f"(known hooks: {', '.join(known)}); check the function name"
+            )
+        if not callers:
+            return f"the module defines no @hayswitch.hookimpl function (expected one of: {', '.join(known)})"
+        return None
 
     def register(self, cls: type[Provider], *, plugin: str = "(in-process)") -> None:
         """Register one provider class directly (for notebooks and tests)."""
