@@ -186,7 +186,7 @@ def translate_error(
             what = f"model {model!r}" if model else "the requested resource"
             return NotFoundError(
                 f"The server at {base_url} does not know {what}. Check the model name (list them with "
-                "GET <base_url>/models) and that 'base_url' ends with '/v1'.{said}",
+                f"GET <base_url>/models) and that 'base_url' ends with '/v1'.{said}",
                 provider=name,
                 status_code=status,
             )
