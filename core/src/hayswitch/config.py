@@ -200,6 +200,17 @@ def resolve_config(
     :param config: an already-loaded config file (skips file discovery).
     """
     env = os.environ if environ is None else environ
+    if provider is not None and (not isinstance(provider, str) or not provider.strip()):
+        raise SettingsError(
+            f"The provider name must be a non-empty string, got {provider!r} (from argument 'provider')."
+        )
+    if profile is not None and (not isinstance(profile, str) or not profile.strip()):
+        raise SettingsError(f"The profile name must be a non-empty string, got {profile!r} (from argument 'profile').")
+    if settings is not None and not isinstance(settings, Mapping):
+        raise SettingsError(
+            f"Settings must be a mapping of setting names to values, got {type(settings).__name__} "
+            "(from argument 'settings')."
+        )
     if config is None:
         path = find_config_file(env, cwd)
         config = load_config_file(path) if path else ConfigFile()
@@ -208,8 +219,8 @@ def resolve_config(
     active: tuple[str, str] | None = None
     if profile:
         active = (profile, "argument 'profile'")
-    elif env.get("HAYSWITCH_PROFILE"):
-        active = (env["HAYSWITCH_PROFILE"], "environment variable HAYSWITCH_PROFILE")
+    elif env.get("HAYSWITCH_PROFILE", "").strip():
+        active = (env["HAYSWITCH_PROFILE"].strip(), "environment variable HAYSWITCH_PROFILE")
     elif config.default_profile:
         active = (config.default_profile, f"'default_profile' in {config.path}")
     active_profile = config.profile(*active) if active else None
@@ -220,7 +231,7 @@ def resolve_config(
         name, name_source = provider, "argument 'provider'"
     elif profile and active_profile is not None:
         name, name_source = active_profile.provider, f"profile {profile!r} in {file_label}"
-    elif env.get("HAYSWITCH_PROVIDER"):
+    elif env.get("HAYSWITCH_PROVIDER", "").strip():
         name, name_source = env["HAYSWITCH_PROVIDER"].strip(), "environment variable HAYSWITCH_PROVIDER"
     elif active_profile is not None and active is not None:
         name, name_source = active_profile.provider, f"profile {active[0]!r} in {file_label}"
