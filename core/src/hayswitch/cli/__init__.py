@@ -17,7 +17,7 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> typer.Typer:
     """Create the root Typer app with core and plugin commands."""
-    from hayswitch.cli import ask, index, providers
+    from hayswitch.cli import ask, check, index, providers
 
     app = typer.Typer(
         name="hayswitch",
@@ -41,6 +41,7 @@ def build_app() -> typer.Typer:
     providers.register(app)
     index.register(app)
     ask.register(app)
+    check.register(app)
     _add_plugin_commands(app)
     return app
 
