@@ -93,7 +93,7 @@ def test_contract_settings_are_read_from_the_provider_class(monkeypatch: pytest.
             return {"settings": {"dimension": 8}}
         return {"settings": {"dimension": 16}, "cassette_dir": tmp_path, "test_class_name": "TestFakeRecorded"}
 
-    monkeypatch.setattr(FakeProvider, "contract_settings", classmethod(contract_settings), raising=False)
+    monkeypatch.setattr(FakeProvider, "contract_settings", classmethod(contract_settings))
     replay = check.build_contract_class("fake")
     assert replay.__name__ == "TestFakeRecorded"
     assert replay.settings == {"dimension": 16}  # type: ignore[attr-defined]
@@ -105,9 +105,7 @@ def test_contract_settings_are_read_from_the_provider_class(monkeypatch: pytest.
 
 
 def test_unknown_contract_keys_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        FakeProvider, "contract_settings", classmethod(lambda cls, live=False: {"setings": {}}), raising=False
-    )
+    monkeypatch.setattr(FakeProvider, "contract_settings", classmethod(lambda cls, live=False: {"setings": {}}))
     with pytest.raises(ConfigurationError, match=r"unknown keys \['setings'\]"):
         check.build_contract_class("fake")
 

@@ -191,6 +191,18 @@ class Provider(ABC):
                 f"Invalid generation options for provider {cls.name!r}: {problems}. Allowed options: {allowed}."
             ) from None
 
+    @classmethod
+    def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
+        """How ``hayswitch check NAME`` runs the contract kit on this provider (override it).
+
+        Return class attributes of :class:`hayswitch.testing.ProviderContractTests` (``settings``,
+        ``env``, ``cassette_dir``, ``generation_options``, ...) plus optionally ``test_class_name``
+        (the test class name the cassettes were recorded under). ``live=True`` asks for settings
+        that send real requests (no cassettes). The default, no attributes, suits providers that
+        make no HTTP requests. See :mod:`hayswitch.cli.check`.
+        """
+        return {}
+
     # ------------------------------------------------------------------ identity
     @property
     def embedding_model_id(self) -> str:

@@ -6,8 +6,9 @@ explained (what the rule is and what went wrong).
 
 How a provider tells ``check`` what to run with
 ------------------------------------------------
-A provider class may define a classmethod ``contract_settings(live: bool = False)`` returning a
-mapping of :class:`~hayswitch.testing.ProviderContractTests` class attributes, e.g.::
+A provider class overrides the classmethod :meth:`hayswitch.Provider.contract_settings`
+(``contract_settings(live: bool = False)``), returning a mapping of class attributes of
+:class:`~hayswitch.testing.ProviderContractTests`, e.g.::
 
     @classmethod
     def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
@@ -24,7 +25,7 @@ Accepted keys are the kit's configuration attributes (``settings``, ``env``, ``c
 ``retry``, ``prompt``, ``generation_options``, ``invalid_options``, ``sample_texts``,
 ``unicode_texts``, ``long_text_words``, ``non_secret_settings``) plus ``test_class_name``: cassettes
 are named ``<TestClass>.<test>``, so replaying a provider's own cassettes needs the class name its
-test module uses. Without ``contract_settings`` the provider runs with its default settings and no
+test module uses. With the default (no attributes) the provider runs with its default settings and no
 cassettes (right for providers that make no HTTP requests). ``--live`` asks for
 ``contract_settings(live=True)`` and never uses cassettes; ``--cassette-dir`` overrides the
 directory.
@@ -140,11 +141,8 @@ def contract_attributes(provider: str, *, live: bool = False) -> dict[str, Any]:
     from hayswitch.api import get_provider_class
 
     cls = get_provider_class(provider)
-    hook = getattr(cls, "contract_settings", None)
-    if hook is None:
-        return {}
     try:
-        raw = hook(live=live)
+        raw = cls.contract_settings(live=live)
     except Exception as exc:  # a broken hook is reported as a configuration problem
         raise ConfigurationError(
             f"{cls.__name__}.contract_settings(live={live}) raised {type(exc).__name__}: {exc}"
