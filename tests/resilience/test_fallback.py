@@ -66,7 +66,7 @@ def test_falls_back_after_the_retries_of_the_primary_are_exhausted() -> None:
 def test_the_primary_is_used_when_it_works_and_meta_says_so() -> None:
     chain = FallbackChain([fake(), ("backup", fake())])
     result = chain.generate("hi")
-    assert result.meta["fallback"] == {"used": "fake", "position": 0, "skipped": []}
+    assert result.meta["fallback"] == {"used": "fake", "provider": "fake", "position": 0, "skipped": []}
     assert chain.members[1][1].requests == 0  # type: ignore[attr-defined]
 
 

@@ -36,6 +36,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -45,12 +46,13 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from hayswitch.errors import ConfigurationError, HayswitchError
+from hayswitch.errors import ConfigurationError, ResponseError
+from hayswitch.types import EmbeddingResult, TextEmbedding
 
 if TYPE_CHECKING:
     from hayswitch.provider import Provider
@@ -61,6 +63,10 @@ __all__ = [
     "CacheNamespace",
     "CacheStats",
     "EmbeddingCache",
+    "aembed_text_with_cache",
+    "aembed_with_cache",
+    "embed_text_with_cache",
+    "embed_with_cache",
     "resolve_cache",
     "text_hash",
 ]
@@ -76,9 +82,9 @@ _TYPECODES: dict[str, str] = {"float32": "f", "float64": "d"}
 _ITEMSIZE: dict[int, str] = {4: "f", 8: "d"}
 
 
-class CacheError(HayswitchError):
+class CacheError(ConfigurationError):
     """The cache file is unusable or holds vectors inconsistent with a request (the message says
-    how to fix it, usually by clearing the cache)."""
+    how to fix it, usually by clearing the cache). Never retried, never a per-document failure."""
 
 
 def text_hash(text: str) -> bytes:
@@ -591,3 +597,107 @@ def resolve_cache(
         f"'cache' must be None/False (off), True (default path {DEFAULT_CACHE_PATH}), or a file path; "
         f"got {type(value).__name__}."
     )
+
+
+# --------------------------------------------------------------------------- read-through helpers
+
+
+def _cache_meta(hits: int, total: int) -> dict[str, int]:
+    return {"hits": hits, "misses": total - hits}
+
+
+def _merge_cached(
+    namespace: CacheNamespace,
+    texts: Sequence[str],
+    cached: list[list[float] | None],
+    missing: list[str],
+    fresh: EmbeddingResult | None,
+) -> EmbeddingResult:
+    hits = sum(v is not None for v in cached)
+    if fresh is None:
+        vectors = [v for v in cached if v is not None]
+        return EmbeddingResult(vectors=vectors, model=namespace.model, meta={"cache": _cache_meta(hits, len(texts))})
+    if len(fresh.vectors) != len(missing):
+        raise ResponseError(f"Expected {len(missing)} vectors, the backend returned {len(fresh.vectors)}.")
+    by_text = dict(zip(missing, fresh.vectors, strict=True))
+    used: set[str] = set()
+    out: list[list[float]] = []
+    for text, vector in zip(texts, cached, strict=True):
+        if vector is None:
+            vector = by_text[text] if text not in used else list(by_text[text])
+            used.add(text)
+        out.append(vector)
+    return EmbeddingResult(
+        vectors=out,
+        model=fresh.model,
+        usage=fresh.usage,
+        meta={**fresh.meta, "cache": _cache_meta(hits, len(texts))},
+    )
+
+
+def _missing(texts: Sequence[str], cached: list[list[float] | None]) -> list[str]:
+    return list(dict.fromkeys(t for t, v in zip(texts, cached, strict=True) if v is None))
+
+
+def embed_with_cache(
+    cache: EmbeddingCache,
+    namespace: CacheNamespace,
+    texts: Sequence[str],
+    embed: Callable[[list[str]], EmbeddingResult],
+) -> EmbeddingResult:
+    """Read-through embedding of one batch: cached vectors are served, only the missing (unique)
+    texts are sent to ``embed``, and their vectors are stored.
+
+    :returns: vectors in input order; ``meta["cache"]`` holds this batch's ``hits``/``misses``;
+        ``usage`` covers only what was sent.
+    :raises CacheError: if fresh vectors do not match the dimension stored for the namespace.
+    """
+    cached = cache.get_many(namespace, texts)
+    missing = _missing(texts, cached)
+    fresh = None
+    if missing:
+        fresh = embed(missing)
+        if len(fresh.vectors) == len(missing):
+            cache.put_many(namespace, missing, fresh.vectors)
+    return _merge_cached(namespace, texts, cached, missing, fresh)
+
+
+async def aembed_with_cache(
+    cache: EmbeddingCache,
+    namespace: CacheNamespace,
+    texts: Sequence[str],
+    embed: Callable[[list[str]], Awaitable[EmbeddingResult]],
+) -> EmbeddingResult:
+    """Async twin of :func:`embed_with_cache` (SQLite work runs in a worker thread)."""
+    cached = await asyncio.to_thread(cache.get_many, namespace, texts)
+    missing = _missing(texts, cached)
+    fresh = None
+    if missing:
+        fresh = await embed(missing)
+        if len(fresh.vectors) == len(missing):
+            await asyncio.to_thread(cache.put_many, namespace, missing, fresh.vectors)
+    return _merge_cached(namespace, texts, cached, missing, fresh)
+
+
+def embed_text_with_cache(
+    cache: EmbeddingCache, namespace: CacheNamespace, text: str, embed: Callable[[str], TextEmbedding]
+) -> TextEmbedding:
+    """Read-through embedding of one (query) text; ``meta["cache"]`` holds ``hits``/``misses``."""
+    vector = cache.get(namespace, text)
+    if vector is not None:
+        return TextEmbedding(vector=vector, model=namespace.model, meta={"cache": _cache_meta(1, 1)})
+    result = embed(text)
+    cache.put(namespace, text, result.vector)
+    return result.model_copy(update={"meta": {**result.meta, "cache": _cache_meta(0, 1)}})
+
+
+async def aembed_text_with_cache(
+    cache: EmbeddingCache, namespace: CacheNamespace, text: str, embed: Callable[[str], Awaitable[TextEmbedding]]
+) -> TextEmbedding:
+    """Async twin of :func:`embed_text_with_cache`."""
+    vector = await asyncio.to_thread(cache.get, namespace, text)
+    if vector is not None:
+        return TextEmbedding(vector=vector, model=namespace.model, meta={"cache": _cache_meta(1, 1)})
+    result = await embed(text)
+    await asyncio.to_thread(cache.put, namespace, text, result.vector)
+    return result.model_copy(update={"meta": {**result.meta, "cache": _cache_meta(0, 1)}})

@@ -27,7 +27,8 @@ When every member fails, :class:`FallbackExhaustedError` is raised, listing each
 (the last one is its ``__cause__``). Every result carries what happened in its meta::
 
     result.meta["fallback"] == {
-        "used": "local",
+        "used": "dev",                 # the member's label (profile or provider name)
+        "provider": "local",           # the provider that answered
         "position": 1,
         "skipped": [{"provider": "gradient", "error": "RateLimitError", "message": "..."}],
     }
@@ -244,7 +245,8 @@ class FallbackChain:
 
     # ------------------------------------------------------------------ the loop
     def _meta(self, position: int, skipped: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"used": self._members[position].name, "position": position, "skipped": skipped}
+        member = self._members[position]
+        return {"used": member.name, "provider": member.provider.name, "position": position, "skipped": skipped}
 
     def _run(self, operation: str, call: Callable[[Provider], T]) -> tuple[T, dict[str, Any]]:
         skipped: list[dict[str, Any]] = []

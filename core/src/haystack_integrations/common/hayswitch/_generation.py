@@ -23,6 +23,7 @@ from haystack.dataclasses import (
     SyncStreamingCallbackT,
 )
 
+from haystack_integrations.common.hayswitch._resilience import carry_fallback_meta
 from hayswitch import (
     GenerationChunk,
     GenerationOptions,
@@ -153,6 +154,7 @@ def _to_streaming_chunk(
             "received_at": datetime.now().isoformat(),
             "usage": usage_dict(chunk.usage) if chunk.usage is not None else None,
             "provider": provider.name,
+            **({"fallback": chunk.meta["fallback"]} if "fallback" in chunk.meta else {}),
         },
         component_info=info,
         index=0,
@@ -181,6 +183,7 @@ def _outcome_from_chunks(chunks: list[StreamingChunk], provider: Provider) -> Ge
         "usage": usage if usage is not None else usage_dict(None),
         "provider": provider.name,
     }
+    carry_fallback_meta(meta, chunks[0].meta if chunks else {})
     return GenerationOutcome(text=text, meta=meta, chunks=chunks)
 
 
@@ -199,6 +202,7 @@ def generate_reply(
         outcome = GenerationOutcome(
             text=result.text, meta=_meta(provider, result.model, result.finish_reason, result.usage)
         )
+        carry_fallback_meta(outcome.meta, result.meta)
     else:
         info = ComponentInfo.from_component(component)
         chunks: list[StreamingChunk] = []
@@ -230,6 +234,7 @@ async def agenerate_reply(
         outcome = GenerationOutcome(
             text=result.text, meta=_meta(provider, result.model, result.finish_reason, result.usage)
         )
+        carry_fallback_meta(outcome.meta, result.meta)
     else:
         info = ComponentInfo.from_component(component)
         chunks: list[StreamingChunk] = []

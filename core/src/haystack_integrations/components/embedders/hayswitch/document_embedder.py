@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
 from haystack_integrations.common.hayswitch._generation import usage_dict
+from haystack_integrations.common.hayswitch._resilience import CacheOption
 from hayswitch import (
     EmbeddingFailedError,
     EmbeddingResult,
@@ -42,6 +43,8 @@ from hayswitch import (
     RetryPolicy,
     Usage,
 )
+from hayswitch.cache import CacheNamespace, aembed_with_cache, embed_with_cache
+from hayswitch.retry import track_retries
 
 __all__ = ["ProviderDocumentEmbedder"]
 
@@ -70,7 +73,7 @@ class _Plan:
 
 
 @component
-class ProviderDocumentEmbedder(ProviderComponentBase):
+class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
     """Embeds Documents with a hayswitch provider, in concurrent batches, keeping input order.
 
     Usage example:
@@ -106,6 +109,7 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
         suffix: str = "",
         raise_on_failure: bool = True,
         provenance: bool = True,
+        cache: bool | str | None = None,
     ) -> None:
         """Create the embedder. No secret is resolved and no request is sent here.
 
@@ -129,6 +133,10 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
             or return the failed documents in ``failed_documents`` (False).
         :param provenance: add ``embedding_provider``, ``embedding_model`` and ``embedding_dimension``
             to the meta of embedded documents.
+        :param cache: persistent embedding cache (:mod:`hayswitch.cache`): None/False (off), True
+            (``.hayswitch/cache.sqlite`` under the working directory) or a SQLite file path. Texts already
+            embedded with the same provider, model, vector settings, prefix/suffix and text are served
+            from it without a provider call; hits and misses are reported in ``meta["cache"]``.
         :raises ProviderNotFoundError: if ``provider`` is given and not installed.
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: for an invalid option value.
@@ -160,6 +168,7 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
         self.suffix = suffix
         self.raise_on_failure = bool(raise_on_failure)
         self.provenance = bool(provenance)
+        self._init_cache(cache)
         self._init_provider_options(provider=provider, settings=settings, profile=profile, model=model, retry=retry)
 
     # ------------------------------------------------------------------ serialisation
@@ -181,6 +190,7 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
             suffix=self.suffix,
             raise_on_failure=self.raise_on_failure,
             provenance=self.provenance,
+            cache=self.cache,
         )
 
     @classmethod
@@ -200,11 +210,27 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
         :meth:`_aembed_texts`), mapping a batch of texts to vectors. ``provider.embed_documents``
         validates the inputs and checks the vector count, dimension and values.
         """
-        return provider.embed_documents(texts)
+        cache = self._embedding_cache()
+        with track_retries() as retries:
+            if cache is None:
+                result = provider.embed_documents(texts)
+            else:
+                namespace = CacheNamespace.for_provider(provider, "document")
+                result = embed_with_cache(cache, namespace, texts, provider.embed_documents)
+        result.meta["retries"] = retries.retries
+        return result
 
     async def _aembed_texts(self, provider: Provider, texts: list[str]) -> EmbeddingResult:
         """Async twin of :meth:`_embed_texts` (the only place where ``run_async`` calls the provider)."""
-        return await provider.aembed_documents(texts)
+        cache = self._embedding_cache()
+        with track_retries() as retries:
+            if cache is None:
+                result = await provider.aembed_documents(texts)
+            else:
+                namespace = CacheNamespace.for_provider(provider, "document")
+                result = await aembed_with_cache(cache, namespace, texts, provider.aembed_documents)
+        result.meta["retries"] = retries.retries
+        return result
 
     # ------------------------------------------------------------------ planning
     def _compose(self, doc: Document) -> str:
@@ -326,7 +352,10 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
             },
             "skipped_ids": [plan.documents[i].id for i in plan.skipped],
             "failed_ids": [plan.documents[i].id for i in sorted(errors)],
+            "retries": sum(int(r.meta.get("retries", 0)) for r in plan.results.values()),
         }
+        if self.cache:
+            meta["cache"] = self._cache_totals([r.meta for r in plan.results.values()])
         if failed:
             logger.warning(
                 "ProviderDocumentEmbedder: %d document(s) failed and are in the 'failed_documents' output.", len(failed)
@@ -350,7 +379,8 @@ class ProviderDocumentEmbedder(ProviderComponentBase):
             - ``failed_documents``: documents whose batch failed (only with ``raise_on_failure=False``),
               each with ``meta["embedding_error"]``;
             - ``meta``: ``provider``, ``model``, ``dimension``, ``usage``, ``batch_size``, ``batches``,
-              ``max_concurrency``, ``counts``, ``skipped_ids``, ``failed_ids``.
+              ``max_concurrency``, ``counts``, ``skipped_ids``, ``failed_ids``, ``retries`` (retried
+              requests of the successful batches) and, with a cache, ``cache`` (``hits``, ``misses``).
         :raises InvalidInputError: if ``documents`` is not a list of Documents.
         :raises EmbeddingFailedError: if a batch fails and ``raise_on_failure`` is True.
         """

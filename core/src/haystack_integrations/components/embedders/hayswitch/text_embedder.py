@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NotRequired, TypedDict
 
 from haystack import component, default_from_dict, default_to_dict
 
 from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
 from haystack_integrations.common.hayswitch._generation import usage_dict
+from haystack_integrations.common.hayswitch._resilience import CacheOption
 from hayswitch import InvalidInputError, Provider, RetryPolicy, TextEmbedding
+from hayswitch.cache import CacheNamespace, aembed_text_with_cache, embed_text_with_cache
 
 __all__ = ["ProviderTextEmbedder", "TextEmbeddingMeta"]
 
@@ -25,10 +27,11 @@ class TextEmbeddingMeta(TypedDict):
     model: str
     dimension: int
     usage: dict[str, int | None]
+    cache: NotRequired[dict[str, int]]
 
 
 @component
-class ProviderTextEmbedder(ProviderComponentBase):
+class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
     """Embeds a string (typically a query) with a hayswitch provider.
 
     The provider is whichever one is configured (``provider=None``: the ``HAYSWITCH_PROVIDER`` /
@@ -60,6 +63,7 @@ class ProviderTextEmbedder(ProviderComponentBase):
         retry: Mapping[str, Any] | RetryPolicy | None = None,
         prefix: str = "",
         suffix: str = "",
+        cache: bool | str | None = None,
     ) -> None:
         """Create the embedder. No secret is resolved and no request is sent here.
 
@@ -73,6 +77,8 @@ class ProviderTextEmbedder(ProviderComponentBase):
         :param retry: retry policy for failed requests (fields of :class:`hayswitch.RetryPolicy`).
         :param prefix: text prepended to the input (e.g. a query instruction).
         :param suffix: text appended to the input.
+        :param cache: persistent embedding cache (:mod:`hayswitch.cache`): None/False (off), True
+            (``.hayswitch/cache.sqlite``) or a SQLite file path; ``meta["cache"]`` reports the hit/miss.
         :raises ProviderNotFoundError: if ``provider`` is given and not installed.
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         """
@@ -80,6 +86,7 @@ class ProviderTextEmbedder(ProviderComponentBase):
             raise InvalidInputError("ProviderTextEmbedder: prefix and suffix must be strings.")
         self.prefix = prefix
         self.suffix = suffix
+        self._init_cache(cache)
         self._init_provider_options(provider=provider, settings=settings, profile=profile, model=model, retry=retry)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,7 +95,9 @@ class ProviderTextEmbedder(ProviderComponentBase):
         :returns: the serialised component.
         :raises ConfigurationError: if a setting holds a literal token secret.
         """
-        return default_to_dict(self, **self._provider_init_parameters(), prefix=self.prefix, suffix=self.suffix)
+        return default_to_dict(
+            self, **self._provider_init_parameters(), prefix=self.prefix, suffix=self.suffix, cache=self.cache
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProviderTextEmbedder:
@@ -109,11 +118,18 @@ class ProviderTextEmbedder(ProviderComponentBase):
 
     def _embed_query(self, provider: Provider, text: str) -> TextEmbedding:
         """Embed one query text (the single call to the provider)."""
-        return provider.embed_text(text)
+        cache = self._embedding_cache()
+        if cache is None:
+            return provider.embed_text(text)
+        return embed_text_with_cache(cache, CacheNamespace.for_provider(provider, "query"), text, provider.embed_text)
 
     async def _aembed_query(self, provider: Provider, text: str) -> TextEmbedding:
         """Async twin of :meth:`_embed_query`."""
-        return await provider.aembed_text(text)
+        cache = self._embedding_cache()
+        if cache is None:
+            return await provider.aembed_text(text)
+        namespace = CacheNamespace.for_provider(provider, "query")
+        return await aembed_text_with_cache(cache, namespace, text, provider.aembed_text)
 
     @staticmethod
     def _output(provider: Provider, result: TextEmbedding) -> dict[str, Any]:
@@ -123,6 +139,8 @@ class ProviderTextEmbedder(ProviderComponentBase):
             "dimension": result.dimension,
             "usage": usage_dict(result.usage),
         }
+        if "cache" in result.meta:
+            meta["cache"] = result.meta["cache"]
         return {"embedding": result.vector, "meta": meta}
 
     @component.output_types(embedding=list[float], meta=TextEmbeddingMeta)

@@ -16,13 +16,14 @@ from haystack_integrations.common.hayswitch._generation import (
     merge_generation_kwargs,
     to_provider_messages,
 )
+from haystack_integrations.common.hayswitch._resilience import FallbackOption
 from hayswitch import InvalidInputError, RetryPolicy
 
 __all__ = ["ProviderChatGenerator"]
 
 
 @component
-class ProviderChatGenerator(ProviderComponentBase):
+class ProviderChatGenerator(FallbackOption, ProviderComponentBase):
     """Completes chats with a hayswitch provider, following Haystack's ChatGenerator protocol.
 
     Each reply's meta carries ``model``, ``index``, ``finish_reason``, ``usage``
@@ -55,6 +56,7 @@ class ProviderChatGenerator(ProviderComponentBase):
         retry: Mapping[str, Any] | RetryPolicy | None = None,
         generation_kwargs: dict[str, Any] | None = None,
         streaming_callback: StreamingCallbackT | None = None,
+        fallbacks: list[str | dict[str, Any]] | None = None,
     ) -> None:
         """Create the generator. No secret is resolved and no request is sent here.
 
@@ -71,6 +73,11 @@ class ProviderChatGenerator(ProviderComponentBase):
             and validated by the provider's options model before any request.
         :param streaming_callback: called with each Haystack ``StreamingChunk``; a run-level callback
             takes precedence.
+        :param fallbacks: providers to try in order once this one has given up (after its retries):
+            profile or provider names, or ``{"provider": name, "settings": {...}}`` /
+            ``{"profile": name, "settings": {...}}``. None uses the active profile's ``fallbacks`` from
+            ``hayswitch.toml``; ``[]`` disables them. Which member answered, and why the others were
+            skipped, is in each reply's ``meta["fallback"]`` (see :mod:`hayswitch.fallback`).
         :raises ProviderNotFoundError: if ``provider`` is given and not installed.
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: if ``provider`` is given and ``generation_kwargs`` are invalid for it.
@@ -88,6 +95,7 @@ class ProviderChatGenerator(ProviderComponentBase):
         )
         if cls is not None:
             cls.validate_options(self.generation_kwargs)
+        self._init_fallbacks(fallbacks)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component (provider by name, secrets as env-var references, the callback
@@ -102,6 +110,7 @@ class ProviderChatGenerator(ProviderComponentBase):
             **self._provider_init_parameters(),
             generation_kwargs=self.generation_kwargs,
             streaming_callback=callback,
+            fallbacks=self.fallbacks,
         )
 
     @classmethod
@@ -148,7 +157,7 @@ class ProviderChatGenerator(ProviderComponentBase):
         )
         if not msgs:
             return {"replies": []}
-        outcome = generate_reply(self, provider, msgs, options, callback)
+        outcome = generate_reply(self, self._with_fallbacks(provider), msgs, options, callback)
         return {"replies": [ChatMessage.from_assistant(text=outcome.text, meta=outcome.meta)]}
 
     @component.output_types(replies=list[ChatMessage])
@@ -176,5 +185,5 @@ class ProviderChatGenerator(ProviderComponentBase):
         )
         if not msgs:
             return {"replies": []}
-        outcome = await agenerate_reply(self, provider, msgs, options, callback)
+        outcome = await agenerate_reply(self, self._with_fallbacks(provider), msgs, options, callback)
         return {"replies": [ChatMessage.from_assistant(text=outcome.text, meta=outcome.meta)]}

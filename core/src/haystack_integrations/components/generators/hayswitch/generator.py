@@ -11,13 +11,14 @@ from haystack.utils import deserialize_callable, serialize_callable
 
 from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
 from haystack_integrations.common.hayswitch._generation import agenerate_reply, generate_reply, merge_generation_kwargs
+from haystack_integrations.common.hayswitch._resilience import FallbackOption
 from hayswitch import InvalidInputError, Message, RetryPolicy
 
 __all__ = ["ProviderGenerator"]
 
 
 @component
-class ProviderGenerator(ProviderComponentBase):
+class ProviderGenerator(FallbackOption, ProviderComponentBase):
     """Generates text from a prompt string with a hayswitch provider.
 
     The shape of the classic Haystack generators (and of ``GradientGenerator``): ``run(prompt)``
@@ -50,6 +51,7 @@ class ProviderGenerator(ProviderComponentBase):
         generation_kwargs: dict[str, Any] | None = None,
         system_prompt: str | None = None,
         streaming_callback: StreamingCallbackT | None = None,
+        fallbacks: list[str | dict[str, Any]] | None = None,
     ) -> None:
         """Create the generator. No secret is resolved and no request is sent here.
 
@@ -66,6 +68,11 @@ class ProviderGenerator(ProviderComponentBase):
         :param system_prompt: an optional system message sent before the prompt.
         :param streaming_callback: called with each Haystack ``StreamingChunk``; a run-level callback
             takes precedence.
+        :param fallbacks: providers to try in order once this one has given up (after its retries):
+            profile or provider names, or ``{"provider": name, "settings": {...}}`` /
+            ``{"profile": name, "settings": {...}}``. None uses the active profile's ``fallbacks`` from
+            ``hayswitch.toml``; ``[]`` disables them. Which member answered, and why the others were
+            skipped, is in each reply's ``meta["fallback"]`` (see :mod:`hayswitch.fallback`).
         :raises ProviderNotFoundError: if ``provider`` is given and not installed.
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: if ``provider`` is given and ``generation_kwargs`` are invalid for it.
@@ -86,6 +93,7 @@ class ProviderGenerator(ProviderComponentBase):
         )
         if cls is not None:
             cls.validate_options(self.generation_kwargs)
+        self._init_fallbacks(fallbacks)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component (provider by name, secrets as env-var references, the callback
@@ -101,6 +109,7 @@ class ProviderGenerator(ProviderComponentBase):
             generation_kwargs=self.generation_kwargs,
             system_prompt=self.system_prompt,
             streaming_callback=callback,
+            fallbacks=self.fallbacks,
         )
 
     @classmethod
@@ -154,7 +163,7 @@ class ProviderGenerator(ProviderComponentBase):
         callback = select_streaming_callback(
             init_callback=self.streaming_callback, runtime_callback=streaming_callback, requires_async=False
         )
-        outcome = generate_reply(self, provider, messages, options, callback)
+        outcome = generate_reply(self, self._with_fallbacks(provider), messages, options, callback)
         return {"replies": [outcome.text], "meta": [outcome.meta]}
 
     @component.output_types(replies=list[str], meta=list[dict[str, Any]])
@@ -180,5 +189,5 @@ class ProviderGenerator(ProviderComponentBase):
         callback = select_streaming_callback(
             init_callback=self.streaming_callback, runtime_callback=streaming_callback, requires_async=True
         )
-        outcome = await agenerate_reply(self, provider, messages, options, callback)
+        outcome = await agenerate_reply(self, self._with_fallbacks(provider), messages, options, callback)
         return {"replies": [outcome.text], "meta": [outcome.meta]}

@@ -1,0 +1,182 @@
+"""The resilience options of the hayswitch components: the embedding cache (embedders) and
+fallback chains (generators).
+
+* ``cache=`` (embedders): None/False (off, the default), True (``.hayswitch/cache.sqlite`` under
+  the working directory) or a file path. The cache is opened on first use and closed by
+  ``close()``; it serialises as the value given.
+* ``fallbacks=`` (generators): profile/provider names or ``{"provider"|"profile": name,
+  "settings": {...}}`` mappings tried in order after the configured provider gives up (see
+  :mod:`hayswitch.fallback`); None uses the active profile's ``fallbacks`` from
+  ``hayswitch.toml``, ``[]`` switches them off. Fallback members are created at ``warm_up()``.
+
+Private to the hayswitch Haystack integration; its API may change.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, cast
+
+from hayswitch import ConfigurationError, Provider, RetryPolicy, resolve_config
+from hayswitch.cache import EmbeddingCache, resolve_cache
+from hayswitch.fallback import FallbackChain, FallbackSpec, Purpose, resolve_fallback_specs
+
+__all__ = ["CacheOption", "FallbackOption", "carry_fallback_meta"]
+
+
+class CacheOption:
+    """Mixin: the ``cache`` option of the embedders."""
+
+    cache: bool | str | None
+    _cache_instance: EmbeddingCache | None
+
+    def _init_cache(self, cache: bool | str | os.PathLike[str] | EmbeddingCache | None) -> None:
+        owner = type(self).__name__
+        if isinstance(cache, EmbeddingCache):
+            stored: bool | str | None = str(cache.path)
+            self._cache_instance = cache
+        elif cache is None or isinstance(cache, bool):
+            stored = cache
+            self._cache_instance = None
+        elif isinstance(cache, str | os.PathLike) and str(cache).strip():
+            stored = str(cache)
+            self._cache_instance = None
+        else:
+            raise ConfigurationError(
+                f"{owner}: cache must be None/False (off), True (.hayswitch/cache.sqlite) or a file path, "
+                f"got {cache!r}."
+            )
+        self.cache = stored
+        self._cache_lock = threading.Lock()
+
+    def _embedding_cache(self) -> EmbeddingCache | None:
+        """The open cache, or None when caching is off (opened on first use)."""
+        if not self.cache:
+            return None
+        if self._cache_instance is None:
+            with self._cache_lock:
+                if self._cache_instance is None:
+                    self._cache_instance = resolve_cache(self.cache)
+        return self._cache_instance
+
+    def _close_cache(self) -> None:
+        with self._cache_lock:
+            instance, self._cache_instance = self._cache_instance, None
+        if instance is not None:
+            instance.close()
+
+    def close(self) -> None:
+        """Release the provider and close the cache (idempotent; both reopen on next use)."""
+        self._close_cache()
+        super().close()  # type: ignore[misc]
+
+    async def close_async(self) -> None:
+        """Async twin of :meth:`close`."""
+        self._close_cache()
+        await super().close_async()  # type: ignore[misc]
+
+    @staticmethod
+    def _cache_totals(parts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        hits = sum(int(p.get("cache", {}).get("hits", 0)) for p in parts)
+        misses = sum(int(p.get("cache", {}).get("misses", 0)) for p in parts)
+        return {"hits": hits, "misses": misses}
+
+
+class FallbackOption:
+    """Mixin: the ``fallbacks`` option (generators; embedders across one embedding space)."""
+
+    _capability: ClassVar[str]
+    fallbacks: list[str | dict[str, Any]] | None
+    provider: str | None
+    profile: str | None
+    settings: dict[str, Any]
+    retry: RetryPolicy | None
+
+    def _init_fallbacks(self, fallbacks: Sequence[FallbackSpec] | None) -> None:
+        owner = type(self).__name__
+        if fallbacks is None:
+            self.fallbacks = None
+        elif isinstance(fallbacks, str | bytes) or not isinstance(fallbacks, Sequence):
+            raise ConfigurationError(
+                f"{owner}: fallbacks must be a list of profile/provider names or {{'provider': ..., 'settings': ...}} "
+                f"mappings, got {type(fallbacks).__name__}."
+            )
+        else:
+            self.fallbacks = [dict(f) if isinstance(f, Mapping) else f for f in fallbacks]
+            # Fail early on malformed entries, unknown names and invalid settings (no secret resolved).
+            resolve_fallback_specs(self.fallbacks)
+        self._chain: FallbackChain | None = None
+        self._chain_for: Provider | None = None  # the primary the chain (or its absence) was built for
+        self._chain_lock = threading.Lock()
+
+    def _fallback_specs(self) -> list[FallbackSpec]:
+        if self.fallbacks is not None:
+            return list(self.fallbacks)
+        resolved = resolve_config(self.provider, profile=self.profile, settings=self.settings)
+        return list(resolved.fallbacks)
+
+    def _with_fallbacks(self, primary: Provider) -> Provider:
+        """The provider to call: ``primary`` itself, or a :class:`FallbackChain` headed by it (a
+        provider-like object; created on first use, members resolve their secrets then)."""
+        if self.fallbacks == []:
+            return primary
+        if self._chain_for is not primary:
+            with self._chain_lock:
+                if self._chain_for is not primary:
+                    specs = self._fallback_specs()
+                    chain = self._build_chain(primary, specs) if specs else None
+                    old, self._chain = self._chain, chain
+                    self._chain_for = primary
+                    if old is not None:
+                        _close_fallbacks(old)
+        return primary if self._chain is None else cast(Provider, self._chain)
+
+    def _build_chain(self, primary: Provider, specs: list[FallbackSpec]) -> FallbackChain:
+        purpose: Purpose = "generation" if self._capability == "generation" else "embeddings"
+        members: list[Provider | tuple[str, Provider]] = [primary]
+        created: list[Provider] = []
+        try:
+            for label, cls, validated in resolve_fallback_specs(specs):
+                member = cls(validated, retry=self.retry)
+                created.append(member)
+                members.append((label, member))
+            return FallbackChain(members, purpose=purpose)
+        except BaseException:
+            for member in created:
+                member.close()
+            raise
+
+    def _close_chain(self) -> None:
+        with self._chain_lock:
+            chain, self._chain = self._chain, None
+            self._chain_for = None
+        if chain is not None:
+            _close_fallbacks(chain)
+
+    def close(self) -> None:
+        """Release the provider and its fallbacks (idempotent; recreated on next use)."""
+        self._close_chain()
+        super().close()  # type: ignore[misc]
+
+    async def close_async(self) -> None:
+        """Async twin of :meth:`close`."""
+        self._close_chain()
+        await super().close_async()  # type: ignore[misc]
+
+
+def _close_fallbacks(chain: FallbackChain) -> None:
+    # The primary belongs to the component (closed by its own close()); close the others.
+    for _, member in chain.members[1:]:
+        member.close()
+
+
+def carry_fallback_meta(meta: dict[str, Any], source: Mapping[str, Any]) -> None:
+    """Copy a fallback chain's record (``source["fallback"]``) into a reply's meta, and name the
+    provider that actually answered."""
+    record = source.get("fallback")
+    if record:
+        meta["fallback"] = record
+        if record.get("provider"):
+            meta["provider"] = record["provider"]
