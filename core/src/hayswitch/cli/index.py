@@ -37,6 +37,7 @@ class IndexReport:
     passages_unchanged: int = 0
     passages_total: int = 0
     embedded: int = 0
+    cache_hits: int = 0
     embedding: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -51,7 +52,8 @@ class IndexReport:
             f"{self.files_removed} removed, {self.files_skipped} skipped",
             f"  passages: {self.passages_added} added, {self.passages_updated} updated, "
             f"{self.passages_removed} removed, {self.passages_unchanged} unchanged "
-            f"({self.passages_total} in the index; {self.embedded} embedded now)",
+            f"({self.passages_total} in the index; {self.embedded} embedded now"
+            + (f", {self.cache_hits} of them from the embedding cache)" if self.cache_hits else ")"),
         ]
         return "\n".join(lines)
 
@@ -71,6 +73,7 @@ def index_paths(
     rebuild: bool = False,
     progress: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    cache: bool | Path = True,
 ) -> IndexReport:
     """Index ``paths`` into the index file ``store_path`` (the work behind ``hayswitch index``).
 
@@ -81,6 +84,9 @@ def index_paths(
     :raises HayswitchError: provider configuration or embedding failures.
     :param on_warning: called with each warning (skipped files) as soon as it is known; the
         warnings are also collected in the report.
+    :param cache: the persistent embedding cache (:mod:`hayswitch.cache`): True (default) for
+        ``cache.sqlite`` next to the index file, a path, or False for none. Passages embedded before
+        with the same provider, model and settings are not sent again, even after ``rebuild``.
     """
     from haystack import Document
 
@@ -119,8 +125,13 @@ def index_paths(
         store.files = {k: {**v, "sha256": None} for k, v in store.files.items()}
         store.splitter = dict(SPLITTER)
 
+    cache_path = (store_path.parent / "cache.sqlite") if cache is True else (cache or None)
     embedder = ProviderDocumentEmbedder(
-        provider=provider, profile=profile, batch_size=batch_size, progress_bar=progress
+        provider=provider,
+        profile=profile,
+        batch_size=batch_size,
+        progress_bar=progress,
+        cache=str(cache_path) if cache_path else None,
     )
     embedder.warm_up()
     instance = embedder.provider_instance
@@ -171,6 +182,7 @@ def index_paths(
         result = embedder.run(documents=batch)
         embedded: list[Document] = result["documents"]
         report.embedded = len(embedded)
+        report.cache_hits = int(result["meta"].get("cache", {}).get("hits", 0))
         by_file: dict[str, list[Document]] = {}
         for doc in embedded:
             by_file.setdefault(str(doc.meta["file_key"]), []).append(doc)
@@ -210,6 +222,9 @@ def register(app: typer.Typer) -> None:
             False, "--rebuild", help="Start a new index, replacing the file (also a corrupt or mismatched one)."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        cache: bool = typer.Option(
+            True, "--cache/--no-cache", help="Reuse embeddings from cache.sqlite next to the index file."
+        ),
     ) -> None:
         """Split text files into passages, embed them and save the index (re-runs embed only changes)."""
         if provider and profile:
@@ -223,6 +238,7 @@ def register(app: typer.Typer) -> None:
                 batch_size=batch_size,
                 rebuild=rebuild,
                 progress=not quiet,
+                cache=cache,
                 on_warning=lambda message: typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True),
             )
         typer.echo(report.summary())
