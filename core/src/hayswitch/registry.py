@@ -133,6 +133,7 @@ class Registry:
         self._environ = environ
         self._load_entry_points = load_entry_points
         self._loaded = False
+        self._load_error: ConfigurationError | None = None
         self._lock = threading.RLock()
         self.plugin_manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.plugin_manager.add_hookspecs(hookspecs)
@@ -159,16 +160,23 @@ class Registry:
     def load(self) -> Registry:
         """Discover plugins once (idempotent and thread-safe)."""
         with self._lock:
+            if self._load_error is not None:
+                # A strict-mode failure is permanent for this registry: never serve a half-loaded one.
+                raise self._load_error
             if self._loaded:
                 return self
             self._loaded = True
             if self._load_entry_points:
                 allowed = self._allowed()
                 eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-                for ep in sorted(eps, key=lambda e: e.name):
-                    if allowed is not None and ep.name not in allowed:
-                        continue
-                    self._load_entry_point(ep)
+                try:
+                    for ep in sorted(eps, key=lambda e: e.name):
+                        if allowed is not None and ep.name not in allowed:
+                            continue
+                        self._load_entry_point(ep)
+                except ConfigurationError as exc:
+                    self._load_error = exc
+                    raise
             return self
 
     def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:

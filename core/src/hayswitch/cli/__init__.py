@@ -10,6 +10,7 @@ import warnings
 
 import typer
 
+from hayswitch.errors import HayswitchError
 from hayswitch.registry import PluginWarning, get_registry
 
 __all__ = ["build_app", "main"]
@@ -27,15 +28,19 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
 
-    @app.callback()
+    @app.callback(invoke_without_command=True)
     def root(
-        version: bool = typer.Option(False, "--version", help="Print the hayswitch version and exit."),
+        ctx: typer.Context,
+        version: bool = typer.Option(False, "--version", is_eager=True, help="Print the hayswitch version and exit."),
     ) -> None:
         """One provider protocol, many backends, the same Haystack pipeline."""
         if version:
             from hayswitch import __version__
 
             typer.echo(f"hayswitch {__version__}")
+            raise typer.Exit()
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
             raise typer.Exit()
 
     providers.register(app)
@@ -47,7 +52,13 @@ def build_app() -> typer.Typer:
 
 
 def _add_plugin_commands(app: typer.Typer) -> None:
-    registry = get_registry()
+    try:
+        registry = get_registry()
+    except HayswitchError:
+        # Strict plugin loading failed: the registry keeps raising this error, so every command
+        # that needs providers reports it (cleanly, see _common.friendly_errors); the CLI itself
+        # (--help, --version) still works.
+        return
     for impl in registry.plugin_manager.hook.register_commands.get_hookimpls():
         try:
             impl.function(cli=app)

@@ -7,6 +7,7 @@ import warnings
 
 import typer
 
+from hayswitch.cli._common import friendly_errors
 from hayswitch.registry import PluginWarning, get_registry
 
 
@@ -16,7 +17,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     ) -> None:
         """List discovered providers: name, distribution, version, capabilities, status."""
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), friendly_errors():
             # Load errors are shown in the table itself; no need for a warning on top.
             warnings.simplefilter("ignore", PluginWarning)
             rows = get_registry().infos()
