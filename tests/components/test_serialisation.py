@@ -152,37 +152,41 @@ LOADER = textwrap.dedent(
     from haystack.core import serialization_security as sec
 
     assert not sec._extra_allowed_modules and not sec._patterns_from_env()  # the default allowlist only
-    indexing = Pipeline.loads(open(sys.argv[1]).read())
-    rag = Pipeline.loads(open(sys.argv[2]).read())
     from haystack import Document
-    docs = [Document.from_dict(d) for d in json.load(open(sys.argv[3]))]
-    written = indexing.run({"embedder": {"documents": docs}})["writer"]["documents_written"]
+    docs = [Document.from_dict(d) for d in json.load(open("docs.json"))]
     question = "What are the steps for creating a custom component?"
-    out = rag.run({"text_embedder": {"text": question}, "prompt_builder": {"query": question}})
-    print(json.dumps({"written": written, "reply": out["generator"]["replies"][0],
-                      "provider": out["generator"]["meta"][0]["provider"]}))
+    results = {}
+    for name in sys.argv[1:]:
+        indexing = Pipeline.loads(open(f"{name}-indexing.yaml").read())
+        rag = Pipeline.loads(open(f"{name}-rag.yaml").read())
+        written = indexing.run({"embedder": {"documents": docs}})["writer"]["documents_written"]
+        out = rag.run({"text_embedder": {"text": question}, "prompt_builder": {"query": question}})
+        results[name] = {"written": written, "reply": out["generator"]["replies"][0],
+                         "provider": out["generator"]["meta"][0]["provider"]}
+    print(json.dumps(results))
     """
 )
 
 
-@pytest.mark.parametrize("provider", ["fake", None], ids=["named", "configured"])
-def test_pipeline_loads_in_a_fresh_interpreter_with_the_default_allowlist(provider: str | None, tmp_path: Path) -> None:
-    store = InMemoryDocumentStore(index="fresh-interpreter")
-    options: dict[str, Any] = {"provider": provider}
-    (tmp_path / "indexing.yaml").write_text(indexing_pipeline(store, **options).dumps())
-    (tmp_path / "rag.yaml").write_text(rag_pipeline(store, **options).dumps())
+def test_pipeline_loads_in_a_fresh_interpreter_with_the_default_allowlist(tmp_path: Path) -> None:
+    """A YAML naming the provider and a YAML with ``provider: null`` (HAYSWITCH_PROVIDER=fake in the
+    child's environment) both load and run in a new interpreter, with no ``allowed_modules``."""
+    for name, provider in (("named", "fake"), ("configured", None)):
+        store = InMemoryDocumentStore(index=f"fresh-{name}")
+        (tmp_path / f"{name}-indexing.yaml").write_text(indexing_pipeline(store, provider=provider).dumps())
+        (tmp_path / f"{name}-rag.yaml").write_text(rag_pipeline(store, provider=provider).dumps())
+    assert "provider: null" in (tmp_path / "configured-rag.yaml").read_text()
+    assert "haystack_integrations.components.embedders.hayswitch" in (tmp_path / "named-rag.yaml").read_text()
     (tmp_path / "docs.json").write_text(json.dumps([d.to_dict() for d in CORPUS]))
     (tmp_path / "loader.py").write_text(LOADER)
-    assert "haystack_integrations.components.embedders.hayswitch" in (tmp_path / "rag.yaml").read_text()
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("HAYSWITCH_", "HAYSTACK_DESERIALIZATION", "HAYSTACK_UNSAFE"))
     }
-    if provider is None:
-        env["HAYSWITCH_PROVIDER"] = "fake"
+    env["HAYSWITCH_PROVIDER"] = "fake"  # only the provider: null pipeline reads it
     done = subprocess.run(
-        [sys.executable, "loader.py", "indexing.yaml", "rag.yaml", "docs.json"],
+        [sys.executable, "loader.py", "named", "configured"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -191,8 +195,9 @@ def test_pipeline_loads_in_a_fresh_interpreter_with_the_default_allowlist(provid
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["written"] == len(CORPUS)
-    assert result["provider"] == "fake"
-    assert result["reply"].startswith("Echo: Answer the query")
-    assert run_data()["prompt_builder"]["query"] in result["reply"]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("named", "configured"):
+        assert results[name]["written"] == len(CORPUS)
+        assert results[name]["provider"] == "fake"
+        assert results[name]["reply"].startswith("Echo: Answer the query")
+        assert run_data()["prompt_builder"]["query"] in results[name]["reply"]
