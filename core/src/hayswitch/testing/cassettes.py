@@ -216,7 +216,8 @@ class ReadableYamlSerializer:
     def deserialize(cls, cassette_string: str) -> dict[str, Any]:
         import yaml  # type: ignore[import-untyped, unused-ignore]
 
-        data = yaml.safe_load(cassette_string) or {}
+        # libyaml's CSafeLoader when available: ~8x faster on big embedding cassettes.
+        data = yaml.load(cassette_string, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise ValueError("Not a hayswitch cassette: expected a mapping with an 'interactions' list.")
         for interaction in data["interactions"]:
