@@ -18,7 +18,7 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> typer.Typer:
     """Create the root Typer app with core and plugin commands."""
-    from hayswitch.cli import ask, check, index, providers
+    from hayswitch.cli import ask, check, finetune, index, providers
 
     app = typer.Typer(
         name="hayswitch",
@@ -47,6 +47,7 @@ def build_app() -> typer.Typer:
     index.register(app)
     ask.register(app)
     check.register(app)
+    finetune.register(app)
     _add_plugin_commands(app)
     return app
 
