@@ -118,8 +118,10 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
             warnings.append(f"{raw}: skipped (only {', '.join(SUPPORTED_SUFFIXES)} files are indexed)")
     if not found:
         listed = ", ".join(str(p) for p in paths)
+        details = "".join(f"\n  - {w}" for w in warnings)
         raise InvalidInputError(
-            f"No .md or .txt files found in {listed}. Point 'hayswitch index' at folders or files containing text."
+            f"No .md or .txt files found in {listed}. Point 'hayswitch index' at folders or files containing "
+            f"text.{details}"
         )
     return sorted(found), warnings
 

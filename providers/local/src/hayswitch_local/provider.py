@@ -110,7 +110,7 @@ class LocalProvider(Provider):
         embeddings=True,
         generation=True,
         streaming=True,
-        max_batch_size=256,
+        max_batch_size=64,
         embedding_dimension=DEFAULT_EMBEDDING_DIMENSION,
         normalized_embeddings=True,
         long_text="truncate",
@@ -167,7 +167,9 @@ class LocalProvider(Provider):
         loaded = cached_models().get(("sentence-transformers", str(path), device))
         if loaded is None:
             return None
-        dim = loaded.model.get_sentence_embedding_dimension()
+        model = loaded.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = getter()
         return int(dim) if dim else None
 
     # ------------------------------------------------------------------ embeddings

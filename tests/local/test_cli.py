@@ -1,0 +1,323 @@
+"""``hayswitch index`` and ``hayswitch ask``: end to end on a temporary corpus.
+
+Most tests use the ``fake`` provider (instant, deterministic) to exercise the CLI logic; one test
+runs the real ``local`` models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from hayswitch.cli import build_app
+from hayswitch.providers.fake import FakeProvider
+
+runner = CliRunner()
+
+
+def hs(*args: str | Path) -> Result:
+    return runner.invoke(build_app(), [str(a) for a in args])
+
+
+def assert_clean_failure(result: Result, code: int, *fragments: str) -> None:
+    """A non-zero exit with a message on stderr and no traceback anywhere."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
+LONG = " ".join(f"Filler sentence number {i} about gardening tools and soil." for i in range(40))
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    (root / "guides").mkdir(parents=True)
+    (root / "guides" / "providers.md").write_text(
+        "# Custom providers\n\nTo create a custom provider, subclass Provider, declare capabilities and "
+        "register it through the hayswitch entry point.\n",
+        encoding="utf-8",
+    )
+    (root / "install.txt").write_text("Install hayswitch with make install. It pins the CPU build of torch.\n")
+    (root / "long.md").write_text(LONG, encoding="utf-8")  # 360 words: several passages
+    (root / "notes.rst").write_text("not indexed: wrong extension")
+    (root / ".git").mkdir()
+    (root / ".git" / "HEAD.md").write_text("hidden folders are skipped")
+    return root
+
+
+@pytest.fixture
+def embedded_texts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every text the fake provider embeds as a document, across all instances."""
+    seen: list[str] = []
+    original = FakeProvider._embed
+
+    def spy(self: FakeProvider, texts: list[str], *, input_type: str) -> object:
+        if input_type == "document":
+            seen.extend(texts)
+        return original(self, texts, input_type=input_type)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FakeProvider, "_embed", spy)
+    return seen
+
+
+def index(corpus: Path, store: Path, *extra: str) -> Result:
+    return hs("index", corpus, "--store", store, "--provider", "fake", "--quiet", *extra)
+
+
+# --------------------------------------------------------------------------- index
+
+
+def test_index_then_ask_with_sources(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
+    store = tmp_path / "idx" / "store.json"
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert "Indexed 3 file(s)" in result.stdout
+    assert "3 new, 0 changed, 0 unchanged, 0 removed" in result.stdout
+    data = json.loads(store.read_text())
+    assert data["format"] == "hayswitch-index"
+    assert data["version"] == 1
+    assert data["embedding"] == {"provider": "fake", "model": "fake-embed", "dimension": 64}
+    files = {v["path"].split("/")[-1]: v for v in data["files"].values()}
+    assert set(files) == {"providers.md", "install.txt", "long.md"}
+    assert files["long.md"]["passages"] >= 3
+    assert len(embedded_texts) == len(data["documents"]) == sum(f["passages"] for f in files.values())
+    for doc in data["documents"]:
+        assert doc["meta"]["file_path"].endswith((".md", ".txt"))
+        assert doc["meta"]["passage"] >= 1
+        assert doc["meta"]["embedding_provider"] == "fake"
+        assert len(doc["embedding"]) == 64
+
+    answer = hs("ask", "How do I create a custom provider?", "--store", store, "--provider", "fake")
+    assert answer.exit_code == 0, answer.output
+    assert answer.stdout.startswith("Echo:")
+    assert "Sources:" in answer.stdout
+    assert "providers.md, passage 1" in answer.stdout.split("Sources:")[1].splitlines()[1]
+
+
+def test_reindex_unchanged_embeds_nothing(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    first = len(embedded_texts)
+    before = store.read_text()
+    again = index(corpus, store)
+    assert again.exit_code == 0, again.output
+    assert len(embedded_texts) == first, "an unchanged corpus must not be re-embedded"
+    assert "0 new, 0 changed, 3 unchanged, 0 removed" in again.stdout
+    assert "0 embedded now" in again.stdout
+    assert json.loads(store.read_text())["documents"] == json.loads(before)["documents"]
+
+
+def test_reindex_changed_and_deleted_files(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    long_passages = sum(1 for d in json.loads(store.read_text())["documents"] if "long.md" in d["meta"]["file_path"])
+    embedded_texts.clear()
+
+    (corpus / "install.txt").write_text("Install hayswitch with pip install hayswitch-local.\n")
+    (corpus / "long.md").unlink()
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert embedded_texts == ["Install hayswitch with pip install hayswitch-local."]
+    assert "0 new, 1 changed, 1 unchanged, 1 removed" in result.stdout
+    data = json.loads(store.read_text())
+    paths = {d["meta"]["file_path"].split("/")[-1] for d in data["documents"]}
+    assert paths == {"providers.md", "install.txt"}
+    assert f"{long_passages} removed" in result.stdout or "removed" in result.stdout
+    assert any("pip install hayswitch-local" in d["content"] for d in data["documents"])
+    assert not any("make install" in d["content"] for d in data["documents"])
+
+
+def test_new_file_is_added_incrementally(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    embedded_texts.clear()
+    (corpus / "guides" / "faq.md").write_text("Questions and answers about hayswitch.")
+    result = index(corpus, store)
+    assert result.exit_code == 0
+    assert embedded_texts == ["Questions and answers about hayswitch."]
+    assert "1 new, 0 changed, 3 unchanged" in result.stdout
+
+
+def test_default_store_location(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert hs("index", corpus, "--provider", "fake", "-q").exit_code == 0
+    assert (tmp_path / ".hayswitch" / "store.json").is_file()
+    assert hs("ask", "what is it?", "--provider", "fake").exit_code == 0
+
+
+def test_binary_and_non_utf8_files_are_skipped_with_a_warning(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus / "empty.md").write_text("   \n")
+    result = index(corpus, tmp_path / "store.json")
+    assert result.exit_code == 0, result.output
+    assert "image.md: skipped, it looks like a binary file" in result.stderr
+    assert "latin1.txt: skipped, it is not valid UTF-8" in result.stderr
+    assert "empty.md: skipped, it is empty" in result.stderr
+    assert "Indexed 3 file(s)" in result.stdout
+    assert "3 skipped" in result.stdout
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_missing_path_fails_cleanly(tmp_path: Path) -> None:
+    result = index(tmp_path / "nope", tmp_path / "store.json")
+    assert_clean_failure(result, 3, "does not exist")
+    assert not (tmp_path / "store.json").exists()
+
+
+def test_empty_folder_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = index(tmp_path / "empty", tmp_path / "store.json")
+    assert_clean_failure(result, 3, "No .md or .txt files found")
+
+
+def test_only_unreadable_files_fails_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "a.md").write_bytes(b"\x00\x01\x02")
+    (folder / "b.txt").write_bytes(b"\xff\xfe\xfa")
+    result = index(folder, tmp_path / "store.json")
+    assert_clean_failure(result, 3, "a.md: skipped", "b.txt: skipped", "nothing to index")
+    assert not (tmp_path / "store.json").exists()
+
+
+def test_unsupported_file_argument_is_reported(corpus: Path, tmp_path: Path) -> None:
+    result = index(corpus / "notes.rst", tmp_path / "store.json")
+    assert_clean_failure(result, 3, "only .md", "No .md or .txt files found")
+
+
+def test_corrupt_store_is_never_overwritten(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    store.write_text('{"format": "hayswitch-index", "version": 1, "documents": [')
+    before = store.read_bytes()
+    result = index(corpus, store)
+    assert_clean_failure(result, 3, "corrupt", "--rebuild")
+    assert store.read_bytes() == before
+    assert_clean_failure(hs("ask", "hello?", "--store", store, "--provider", "fake"), 3, "corrupt")
+    assert store.read_bytes() == before
+    rebuilt = index(corpus, store, "--rebuild")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert json.loads(store.read_text())["format"] == "hayswitch-index"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('{"some": "other json"}', "not a hayswitch index"),
+        ('{"format": "hayswitch-index", "version": 99, "files": {}, "documents": []}', "version 99"),
+        ('{"format": "hayswitch-index", "version": 1, "files": {}, "documents": [{"content": "x"}]}', "corrupt"),
+        ("\x00\x01binary", "corrupt"),
+    ],
+)
+def test_unreadable_store_variants(tmp_path: Path, content: str, fragment: str) -> None:
+    store = tmp_path / "store.json"
+    store.write_text(content)
+    assert_clean_failure(hs("ask", "hello?", "--store", store, "--provider", "fake"), 3, fragment)
+
+
+def test_ask_without_index_fails_cleanly(tmp_path: Path) -> None:
+    result = hs("ask", "hello?", "--store", tmp_path / "missing.json", "--provider", "fake")
+    assert_clean_failure(result, 3, "no index", "hayswitch index")
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n"])
+def test_empty_question_fails_cleanly(corpus: Path, tmp_path: Path, question: str) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    assert_clean_failure(hs("ask", question, "--store", store, "--provider", "fake"), 3, "question is empty")
+
+
+def test_conflicting_options_fail_cleanly(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    assert_clean_failure(hs("ask", "q?", "--store", store, "--stream", "--json", "--provider", "fake"), 3, "--stream")
+    assert_clean_failure(hs("ask", "q?", "--store", store, "--provider", "fake", "--profile", "x"), 3, "either")
+    assert_clean_failure(hs("index", corpus, "--store", store, "--provider", "nope"), 2, "Unknown provider 'nope'")
+
+
+def test_asking_with_another_embedding_model_is_refused(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    monkeypatch.setenv("HAYSWITCH_FAKE__EMBEDDING_MODEL", "fake-embed-v2")
+    result = hs("ask", "How do I install it?", "--store", store, "--provider", "fake")
+    assert_clean_failure(result, 2, "was built with provider 'fake', model 'fake-embed'", "fake-embed-v2")
+    # Indexing into the same store with the other model is refused too, unless --rebuild.
+    assert_clean_failure(index(corpus, store), 2, "--rebuild")
+    assert index(corpus, store, "--rebuild").exit_code == 0
+    assert hs("ask", "How do I install it?", "--store", store, "--provider", "fake").exit_code == 0
+
+
+def test_asking_with_another_provider_is_refused(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    result = hs("ask", "How do I install it?", "--store", store, "--provider", "local")
+    assert_clean_failure(result, 2, "provider 'fake'", "provider 'local'", "--provider fake")
+
+
+def test_ask_json_output(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    result = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake", "--json", "-k", "2")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["answer"].startswith("Echo:")
+    assert payload["provider"] == "fake"
+    assert payload["model"] == "fake-chat"
+    assert len(payload["sources"]) == 2
+    assert payload["sources"][0]["file"].endswith("install.txt")
+    assert payload["sources"][0]["passage"] == 1
+    assert set(payload["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+def test_ask_stream_prints_the_answer(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    streamed = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake", "--stream")
+    plain = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake")
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.stdout == plain.stdout
+
+
+def test_provider_chosen_through_the_environment(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAYSWITCH_PROVIDER", "fake")
+    store = tmp_path / "store.json"
+    result = hs("index", corpus, "--store", store, "-q")
+    assert result.exit_code == 0, result.output
+    assert "embeddings: fake / fake-embed" in result.stdout
+    assert hs("ask", "what?", "--store", store).exit_code == 0
+
+
+def test_providers_command_still_works() -> None:
+    result = hs("providers", "--json")
+    assert result.exit_code == 0
+    assert {"fake", "local"} <= {row["name"] for row in json.loads(result.stdout)}
+
+
+# --------------------------------------------------------------------------- real local models
+
+
+@pytest.mark.slow
+def test_index_and_ask_with_the_local_models(corpus: Path, tmp_path: Path, local_provider: object) -> None:
+    store = tmp_path / "store.json"
+    result = hs("index", corpus, "--store", store, "-q")
+    assert result.exit_code == 0, result.output
+    assert "local / sentence-transformers/all-MiniLM-L6-v2, 384-d" in result.stdout
+    answer = hs("ask", "How do I create a custom provider?", "--store", store, "--json", "--max-tokens", "24")
+    assert answer.exit_code == 0, answer.output
+    payload = json.loads(answer.stdout)
+    assert payload["answer"].strip()
+    assert payload["provider"] == "local"
+    assert payload["model"] == "SmolLM2-135M-Instruct"
+    assert payload["sources"][0]["file"].endswith("providers.md")
+    assert 0 < payload["usage"]["completion_tokens"] <= 24
