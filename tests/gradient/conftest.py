@@ -9,15 +9,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from gradient_support import (  # noqa: E402
+from gradient_emulator import EmulatorServer, build_config, run_emulator
+from gradient_support import (
     FAKE_TOKEN,
     FAKE_WORKSPACE,
     RECORD_PORT,
@@ -27,8 +23,7 @@ from gradient_support import (  # noqa: E402
     write_recorded_host,
 )
 
-from gradient_emulator import EmulatorServer, build_config, run_emulator  # noqa: E402
-from hayswitch.testing import is_recording  # noqa: E402
+from hayswitch.testing import is_recording
 
 
 @pytest.fixture(scope="session")
@@ -81,4 +76,3 @@ def cassette_env(monkeypatch: pytest.MonkeyPatch, record_emulator: EmulatorServe
     if record_emulator is not None:
         record_emulator.reset()
     return env
-

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
+from gradient_emulator import EmulatorServer
 from gradient_support import CASSETTES, cassette_settings, credential_env
 
-from gradient_emulator import EmulatorServer
 from hayswitch.testing import ProviderContractTests
 
 

@@ -256,8 +256,9 @@ class EmulatorState:
             self._faults: Counter[str] = Counter()
             self._embedded_inputs = 0
             self._embed_batch_sizes: deque[int] = deque(maxlen=100_000)
-            self._in_flight = 0
-            self._max_in_flight = 0
+            # Requests being served right now stay counted (they will leave service later).
+            self._in_flight = getattr(self, "_in_flight", 0)
+            self._max_in_flight = self._in_flight
             self._recent: deque[dict[str, Any]] = deque(maxlen=500)
 
     def begin(self, operation: str) -> None:
