@@ -144,3 +144,34 @@ def test_saved_pipeline_switches_to_the_server_with_environment_only(
     assert out["generator"]["meta"][0]["provider"] == "openai"
     indexing.close()
     rag.close()
+
+
+def test_chat_generator_streams_haystack_chunks_from_the_server(live_settings: dict[str, Any]) -> None:
+    """Server-sent events -> hayswitch GenerationChunk -> Haystack StreamingChunk, sync and async."""
+    from haystack.dataclasses import ChatMessage, StreamingChunk
+
+    from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
+
+    chunks: list[StreamingChunk] = []
+    llm = ProviderChatGenerator(
+        provider="openai",
+        settings=live_settings,
+        generation_kwargs={"max_tokens": 8, "temperature": 0},
+        streaming_callback=chunks.append,
+    )
+    (reply,) = llm.run([ChatMessage.from_user("Count from one to five.")])["replies"]
+    assert len(chunks) >= 2
+    assert all(isinstance(c, StreamingChunk) for c in chunks)
+    assert "".join(c.content for c in chunks) == reply.text
+    assert reply.meta["finish_reason"] == "length"
+
+    async_chunks: list[StreamingChunk] = []
+
+    async def collect(chunk: StreamingChunk) -> None:
+        async_chunks.append(chunk)
+
+    import asyncio
+
+    result = asyncio.run(llm.run_async([ChatMessage.from_user("Count from one to five.")], streaming_callback=collect))
+    assert "".join(c.content for c in async_chunks) == result["replies"][0].text == reply.text
+    llm.close()
