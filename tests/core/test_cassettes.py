@@ -204,3 +204,87 @@ def test_cassette_config_rejects_non_providers() -> None:
 
     with pytest.raises(ConfigurationError, match="Provider subclass"):
         cassette_config(object)  # type: ignore[arg-type]
+
+
+PYTEST_RECORDING_MODULE = """
+import httpx
+import pytest
+
+from hayswitch import Provider
+from hayswitch.testing import cassette_config
+
+
+class Scrub(Provider):
+    name = "scrub"
+
+
+@pytest.fixture
+def vcr_config():
+    return cassette_config(Scrub)
+
+
+@pytest.fixture
+def vcr_cassette_dir():
+    return "cassettes"
+
+
+def _post(text):
+    return httpx.post("http://127.0.0.1:9/v1/embed", json={"input": [text]}).json()
+
+
+@pytest.mark.cassette
+@pytest.mark.vcr
+def test_plays_everything():
+    assert _post("one") == {"data": [1]}
+    assert _post("two") == {"data": [2]}
+
+
+@pytest.mark.cassette
+@pytest.mark.vcr
+def test_leaves_one_unplayed():
+    assert _post("one") == {"data": [1]}
+
+
+@pytest.mark.cassette
+@pytest.mark.vcr
+def test_unknown_body():
+    _post("three")
+"""
+
+TWO_INTERACTIONS = """\
+version: 1
+interactions:
+- request: {method: POST, uri: "http://127.0.0.1:9/v1/embed", body: {json: {input: [one]}}, headers: {}}
+  response: {status: {code: 200, message: OK}, headers: {}, body: {json: {data: [1]}}}
+- request: {method: POST, uri: "http://127.0.0.1:9/v1/embed", body: {json: {input: [two]}}, headers: {}}
+  response: {status: {code: 200, message: OK}, headers: {}, body: {json: {data: [2]}}}
+"""
+
+
+def test_pytest_recording_integration(tmp_path: Path) -> None:
+    """pytest-recording with cassette_config(): the plugin's serializer and body matcher are used,
+    and a test that leaves interactions unplayed fails."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_rec.py").write_text(PYTEST_RECORDING_MODULE, encoding="utf-8")
+    (tmp_path / "cassettes").mkdir()
+    for name in ("test_plays_everything", "test_leaves_one_unplayed", "test_unknown_body"):
+        (tmp_path / "cassettes" / f"{name}.hayswitch.yaml").write_text(TWO_INTERACTIONS, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAYSWITCH_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "test_rec.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = proc.stdout
+    assert "PASSED test_rec.py::test_plays_everything" in out, out[-3000:]
+    assert "FAILED test_rec.py::test_leaves_one_unplayed" in out, out[-3000:]
+    assert "did not play" in out
+    assert "FAILED test_rec.py::test_unknown_body" in out, out[-3000:]
+    assert "CannotOverwriteExistingCassetteException" in out
