@@ -15,6 +15,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hayswitch_gradient.components import (
+        GradientDocumentEmbedder,
+        GradientGenerator,
+        GradientTextEmbedder,
+    )
     from hayswitch_gradient.provider import GradientProvider
     from hayswitch_gradient.settings import GradientOptions, GradientSettings
 
