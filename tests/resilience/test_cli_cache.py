@@ -50,3 +50,26 @@ def test_no_cache_flag(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (store.parent / "cache.sqlite").is_file()
+
+
+def test_cache_stats_and_clear_commands(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    store = tmp_path / "idx" / "store.json"
+    index_paths([corpus], store_path=store, provider="fake", progress=False)
+    cache_file = store.parent / "cache.sqlite"
+    runner = CliRunner()
+    stats = runner.invoke(build_app(), ["cache", "stats", "--path", str(cache_file)])
+    assert stats.exit_code == 0, stats.output
+    assert "fake / fake-embed (document, 64-d" in stats.output
+    as_json = runner.invoke(build_app(), ["cache", "stats", "--path", str(cache_file), "--json"])
+    assert '"entries"' in as_json.output
+    refused = runner.invoke(build_app(), ["cache", "clear", "--path", str(cache_file)], input="n\n")
+    assert refused.exit_code == 1
+    cleared = runner.invoke(build_app(), ["cache", "clear", "--path", str(cache_file), "--yes"])
+    assert cleared.exit_code == 0, cleared.output
+    assert "removed" in cleared.output
+    with EmbeddingCache(cache_file) as cache:
+        assert len(cache) == 0
+    missing = runner.invoke(build_app(), ["cache", "stats", "--path", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code != 0
+    assert "no embedding cache" in missing.output

@@ -18,7 +18,7 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> typer.Typer:
     """Create the root Typer app with core and plugin commands."""
-    from hayswitch.cli import ask, check, finetune, index, providers
+    from hayswitch.cli import ask, cache, check, finetune, index, providers
 
     app = typer.Typer(
         name="hayswitch",
@@ -45,6 +45,7 @@ def build_app() -> typer.Typer:
 
     providers.register(app)
     index.register(app)
+    cache.register(app)
     ask.register(app)
     check.register(app)
     finetune.register(app)
