@@ -233,3 +233,35 @@ def test_fake_vectors_are_stable_across_processes() -> None:
         outputs.add(proc.stdout.strip())
     assert len(outputs) == 1
     assert outputs.pop() == str(get_provider("fake", dimension=16).embed_text("x y").vector).replace("'", '"')
+
+
+def test_constructor_arguments_are_validated() -> None:
+    from hayswitch.providers.fake import FakeProvider
+
+    with pytest.raises(SettingsError, match="must be a mapping or a FakeSettings, got list"):
+        FakeProvider(["dimension", 3])  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match="'retry' must be a RetryPolicy"):
+        FakeProvider(retry="twice")  # type: ignore[arg-type]
+    assert FakeProvider(retry={"max_attempts": 2}).retry_policy.max_attempts == 2
+    with pytest.raises(SettingsError, match=r"retry\.max_attempts"):
+        FakeProvider(retry={"max_attempts": 0})
+
+
+def test_settings_objects_are_accepted_as_they_are() -> None:
+    from hayswitch import Secret
+    from hayswitch.providers.fake import FakeProvider, FakeSettings
+
+    settings = FakeSettings(dimension=12, api_key=Secret.from_token("tok"))
+    assert FakeProvider(settings).settings is settings
+
+    from hayswitch import ProviderSettings
+
+    class Other(ProviderSettings):  # another provider's settings with compatible fields
+        dimension: int = 7
+        api_key: Secret | None = None
+
+    converted = FakeProvider(Other(api_key=Secret.from_token("tok"))).settings
+    assert type(converted) is FakeSettings
+    assert converted.dimension == 7
+    assert converted.api_key is not None
+    assert converted.api_key.resolve_value() == "tok"

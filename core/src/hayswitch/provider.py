@@ -144,10 +144,11 @@ class Provider(ABC):
         self,
         settings: ProviderSettings | Mapping[str, Any] | None = None,
         *,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = self.validate_settings(settings)
-        self.retry_policy = retry if retry is not None else RetryPolicy()
+        # A RetryPolicy, a mapping of its fields, or None (the default policy); SettingsError otherwise.
+        self.retry_policy = RetryPolicy.coerce(retry) or RetryPolicy()
         self._closed = False
         self._close_lock = threading.Lock()
         self.setup()
@@ -164,7 +165,13 @@ class Provider(ABC):
         if isinstance(settings, cls.settings_model):
             return settings
         if isinstance(settings, ProviderSettings):
-            settings = settings.model_dump()
+            # Field values as they are (no serialisation: token secrets stay usable).
+            settings = {key: getattr(settings, key) for key in type(settings).model_fields}
+        if settings is not None and not isinstance(settings, Mapping):
+            raise SettingsError(
+                f"Settings for provider {cls.name!r} must be a mapping or a {cls.settings_model.__name__}, "
+                f"got {type(settings).__name__}."
+            )
         try:
             return cls.settings_model.model_validate(dict(settings or {}))
         except ValidationError as exc:
