@@ -42,7 +42,10 @@ from hayswitch.types import FinishReason
 __all__ = ["WordbagOptions", "WordbagProvider", "WordbagSettings", "bag_of_words_vector", "extract_answer"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Sentence boundaries: end punctuation, blank lines, and line breaks before a list item or a
+# Markdown heading (single line breaks inside a paragraph are just wrapping).
+_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)]|#+)\s)")
+_LIST_OR_HEADING = re.compile(r"^(?:[-*+]|\d+[.)]|#+)\s+")
 _QUESTION_LINE = re.compile(r"^\s*(?:query|question)\s*:\s*(?P<q>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 # A small English stop-word list: enough to keep "the"/"is" from dominating overlaps.
 STOPWORDS = frozenset(
@@ -170,40 +173,69 @@ def _split_question(prompt: str) -> tuple[str, str]:
     return prompt, prompt
 
 
+def _pieces(context: str) -> list[tuple[str, str]]:
+    """The context as (kind, sentence) pairs: kind is ``"heading"``, ``"item"`` (a list item),
+    ``"intro"`` (a sentence that ends with ``:``) or ``"text"``; whitespace is normalised."""
+    pieces = []
+    for raw in _SENTENCE_END.split(context):
+        text = " ".join(raw.split())
+        marker = _LIST_OR_HEADING.match(text)
+        sentence = _LIST_OR_HEADING.sub("", text)
+        if not sentence or not _words(sentence):
+            continue
+        if marker and marker.group().startswith("#"):
+            kind = "heading"
+        elif marker:
+            kind = "item"
+        elif sentence.endswith(":"):
+            kind = "intro"
+        else:
+            kind = "text"
+        pieces.append((kind, sentence))
+    return pieces
+
+
 def extract_answer(prompt: str, *, max_sentences: int = 2) -> str:
     """The sentences of ``prompt``'s context that best match its question, in context order.
 
     Scoring: for each sentence, the sum of the inverse sentence frequencies of the question's
     content words it contains, divided by the square root of its length (so short, specific
     sentences beat long ones that mention everything). Further sentences are added only when they
-    score at least 60% of the best. Lines ending with ``:`` (template headings such as
-    ``Documents:``) are never part of an answer.
+    score at least 60% of the best. Headings and template labels (``Documents:``) are never part
+    of an answer; a chosen sentence that introduces a list (it ends with ``:``) brings the list
+    items that follow it.
     """
     question, context = _split_question(prompt)
     query_words = {w for w in _words(question) if w not in STOPWORDS} or set(_words(question))
-    sentences = [
-        s.strip()
-        for s in _SENTENCE_END.split(context)
-        if s.strip() and not s.strip().endswith(":") and _words(s) and s.strip() != question.strip()
+    pieces = [
+        (kind, sentence)
+        for kind, sentence in _pieces(context)
+        if kind != "heading" and sentence != question.strip() and not (kind == "intro" and len(_words(sentence)) < 3)
     ]
-    if not sentences:
-        sentences = [question.strip()]
+    if not pieces:
+        pieces = [("text", question.strip())]
+    bags = [set(_words(sentence)) for _, sentence in pieces]
     document_frequency: Counter[str] = Counter()
-    bags = [set(_words(s)) for s in sentences]
     for bag in bags:
         document_frequency.update(bag & query_words)
-    total = len(sentences)
+    total = len(pieces)
     scored = []
-    for index, (sentence, bag) in enumerate(zip(sentences, bags, strict=True)):
+    for index, bag in enumerate(bags):
         score = sum(math.log((total + 1) / (document_frequency[w] + 0.5)) for w in bag & query_words)
         if score > 0:
-            scored.append((score / math.sqrt(len(bag)), index, sentence))
+            scored.append((score / math.sqrt(len(bag)), index))
     if not scored:
         return NO_ANSWER
     ranked = sorted(scored, key=lambda item: (-item[0], item[1]))
     # Further sentences only when they match nearly as well as the best one.
-    best = [item for item in ranked[:max_sentences] if item[0] >= 0.6 * ranked[0][0]]
-    return " ".join(sentence for _, _, sentence in sorted(best, key=lambda item: item[1]))
+    chosen = {index for score, index in ranked[:max_sentences] if score >= 0.6 * ranked[0][0]}
+    for index in sorted(chosen):
+        if pieces[index][0] == "intro":  # "The steps are:" -> the steps
+            follower = index + 1
+            while follower < len(pieces) and pieces[follower][0] == "item":
+                chosen.add(follower)
+                follower += 1
+    return " ".join(pieces[index][1] for index in sorted(chosen))
 
 
 class WordbagProvider(Provider):
