@@ -105,3 +105,18 @@ def test_max_sentences_option_is_validated(provider: WordbagProvider) -> None:
 def test_unknown_setting_is_refused() -> None:
     with pytest.raises(SettingsError, match="dimensions: unknown setting"):
         hayswitch.get_provider("wordbag", dimensions=64)
+
+
+def test_a_sentence_introducing_a_list_brings_its_items() -> None:
+    prompt = (
+        "Documents:\n# Components\nThe steps for creating a component are:\n\n1. Write a class.\n"
+        "2. Add a run method.\n\nPipelines connect components.\n\nQuery: What are the steps for creating a component?"
+    )
+    assert extract_answer(prompt) == "The steps for creating a component are: Write a class. Add a run method."
+
+
+def test_markdown_headings_are_never_the_answer() -> None:
+    prompt = (
+        "Documents:\n# Custom component creation\nA custom component needs a run method.\n\nQuery: custom component?"
+    )
+    assert extract_answer(prompt) == "A custom component needs a run method."
