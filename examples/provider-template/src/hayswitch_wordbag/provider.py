@@ -45,6 +45,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # Sentence boundaries: end punctuation, blank lines, and line breaks before a list item or a
 # Markdown heading (single line breaks inside a paragraph are just wrapping).
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)]|#+)\s)")
+_HEADING_LINE = re.compile(r"^(\s*#+\s.*)$", re.MULTILINE)
 _LIST_OR_HEADING = re.compile(r"^(?:[-*+]|\d+[.)]|#+)\s+")
 _QUESTION_LINE = re.compile(r"^\s*(?:query|question)\s*:\s*(?P<q>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 # A small English stop-word list: enough to keep "the"/"is" from dominating overlaps.
@@ -177,6 +178,7 @@ def _pieces(context: str) -> list[tuple[str, str]]:
     """The context as (kind, sentence) pairs: kind is ``"heading"``, ``"item"`` (a list item),
     ``"intro"`` (a sentence that ends with ``:``) or ``"text"``; whitespace is normalised."""
     pieces = []
+    context = _HEADING_LINE.sub(r"\1\n", context)  # a heading line is a piece of its own
     for raw in _SENTENCE_END.split(context):
         text = " ".join(raw.split())
         marker = _LIST_OR_HEADING.match(text)
