@@ -26,17 +26,19 @@ FAKE_WORKSPACE = "fake-workspace-for-tests_workspace"
 RECORD_PORT = 38211
 EMULATOR_RECORD_URL = f"http://127.0.0.1:{RECORD_PORT}/api"
 BASE_SLUG = "nous-hermes2"
+LIVE_API_URL = os.environ.get("GRADIENT_API_URL") or None
+"""A live endpoint to record against (read once, before any test changes the environment)."""
 
 
 def live_recording() -> bool:
     """Recording against a live endpoint (GRADIENT_API_URL set) rather than the emulator."""
-    return is_recording() and bool(os.environ.get("GRADIENT_API_URL"))
+    return is_recording() and LIVE_API_URL is not None
 
 
 def recorded_host() -> str:
     """The API URL the cassettes hold (and that replays must request)."""
     if is_recording():
-        return os.environ.get("GRADIENT_API_URL") or EMULATOR_RECORD_URL
+        return LIVE_API_URL or EMULATOR_RECORD_URL
     if HOST_FILE.is_file():
         return str(json.loads(HOST_FILE.read_text(encoding="utf-8"))["host"])
     return EMULATOR_RECORD_URL
