@@ -283,7 +283,10 @@ def run_contract(
     output = io.StringIO()
     with tempfile.TemporaryDirectory(prefix="hayswitch-check-") as tmp:
         root = Path(tmp)
-        (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        # A config of our own, so the caller's pytest configuration does not apply (the asyncio
+        # option silences pytest-asyncio's warning; unknown-option warnings are ignored below).
+        ini = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+        (root / "pytest.ini").write_text(ini, encoding="utf-8")
         module = root / f"test_hayswitch_check_{re.sub(r'[^0-9a-z_]', '_', provider)}.py"
         module.write_text(
             textwrap.dedent(
