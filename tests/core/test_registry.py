@@ -81,15 +81,19 @@ def plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
 
     class Plugins:
-        def add(self, ep_name: str, source: str | None, dist: str = "hayswitch-x", version: str = "1.0") -> str:
-            module = f"{prefix}_{ep_name.replace('-', '_')}"
+        def add(
+            self, ep_name: str, source: str | None, dist: str = "hayswitch-x", version: str = "1.0", suffix: str = ""
+        ) -> str:
+            module = f"{prefix}_{ep_name.replace('-', '_')}{suffix}"
             if source is not None:
                 (tmp_path / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
             entries.append(FakeEntryPoint(ep_name, module, FakeDist(dist, version)))
             return module
 
-        def provider(self, ep_name: str, provider_name: str, dist: str = "hayswitch-x", cls: str = "P") -> str:
-            return self.add(ep_name, PLUGIN_TEMPLATE.format(cls=cls, name=provider_name), dist)
+        def provider(
+            self, ep_name: str, provider_name: str, dist: str = "hayswitch-x", cls: str = "P", suffix: str = ""
+        ) -> str:
+            return self.add(ep_name, PLUGIN_TEMPLATE.format(cls=cls, name=provider_name), dist, suffix=suffix)
 
         def fake(self) -> None:
             entries.append(FakeEntryPoint("fake", "hayswitch.providers.fake", FakeDist("hayswitch", "0.1.0")))
@@ -399,3 +403,20 @@ def test_cli_lists_real_distributions_including_a_broken_one(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "64"
     assert "hayswitch-kaputt" in proc.stderr  # the warning names the broken distribution
+
+
+def test_entry_point_name_used_by_two_distributions(plugins: Any) -> None:
+    plugins.provider("same", "first-provider", dist="hayswitch-a", cls="A")
+    plugins.provider("same", "second-provider", dist="hayswitch-b", cls="B", suffix="_b")
+    with pytest.warns(PluginWarning, match="entry point name 'same' is already used by distribution 'hayswitch-a'"):
+        names = hayswitch.get_registry().names()
+    assert names == ["first-provider"]
+
+
+def test_the_same_plugin_listed_twice_loads_once(plugins: Any) -> None:
+    plugins.fake()
+    plugins.fake()
+    registry = hayswitch.get_registry()
+    assert registry.names() == ["fake"]
+    assert [p.name for p in registry.plugins()] == ["fake"]
+    assert all(row.ok for row in list_providers())

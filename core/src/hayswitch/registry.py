@@ -203,15 +203,31 @@ class Registry:
                 name = getattr(plugin, "__name__", None) or type(plugin).__name__
                 info = PluginInfo(name=name, module=name, distribution=None, version=None)
                 self._plugins.append(info)
+            registered = self.plugin_manager.get_plugin(info.name)
+            if registered is plugin:
+                # The same module listed twice (e.g. stale metadata next to a reinstalled
+                # distribution): it is already loaded, so there is nothing to do and nothing wrong.
+                if info in self._plugins and any(p is not info and p.name == info.name for p in self._plugins):
+                    self._plugins.remove(info)
+                return info
+            if registered is not None:
+                first = next((p for p in self._plugins if p.name == info.name and p is not info), None)
+                owner = _describe(first) if first is not None else "another plugin"
+                problem = (
+                    f"entry point name {info.name!r} is already used by {owner}; uninstall one of the two "
+                    "distributions (or restrict loading with HAYSWITCH_PLUGINS)"
+                )
+                self._fail(info, f"invalid plugin: {problem}", ConfigurationError(problem))
+                return info
             try:
                 self.plugin_manager.register(plugin, name=info.name)
             except Exception as exc:  # noqa: BLE001
                 self._fail(info, f"invalid plugin: {_short_error(exc)}", exc)
                 return info
-            problem = self._check_hooks(plugin)
-            if problem is not None:
+            hook_problem = self._check_hooks(plugin)
+            if hook_problem is not None:
                 self.plugin_manager.unregister(plugin)
-                self._fail(info, f"invalid plugin: {problem}", ConfigurationError(problem))
+                self._fail(info, f"invalid plugin: {hook_problem}", ConfigurationError(hook_problem))
                 return info
             for impl in self.plugin_manager.hook.register_providers.get_hookimpls():
                 if impl.plugin is not plugin:
