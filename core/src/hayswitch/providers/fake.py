@@ -23,7 +23,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -228,5 +228,6 @@ class FakeProvider(Provider):
 
 
 @hookimpl
-def register_providers(register):  # type: ignore[no-untyped-def]
+def register_providers(register: Callable[[type[Provider]], None]) -> None:
+    """Register the ``fake`` provider (the ``hayswitch`` entry point ``fake`` names this module)."""
     register(FakeProvider)
