@@ -3,14 +3,15 @@
 * ``examples/pipelines/{indexing,query}.yaml`` are loaded with ``Pipeline.loads`` (Haystack's
   default allowlist) and run over ``examples/notes`` by ``examples/pipelines/rag.py`` on ``fake``,
   on the template provider ``wordbag`` and (slow) on ``local``, with nothing but
-  ``HAYSWITCH_PROVIDER`` changed; and on an OpenAI-compatible server (llama.cpp's, replayed
-  from a cassette) with ``HAYSWITCH_PROVIDER=openai`` and ``HAYSWITCH_OPENAI__*`` only.
+  ``HAYSWITCH_PROVIDER`` changed; on Gradient and on an OpenAI-compatible server (llama.cpp's)
+  from cassettes, with ``HAYSWITCH_PROVIDER`` and the provider's settings variables only.
 * Every example script runs as ``__main__`` (in this process, so models loaded by the ``local``
   provider are shared with the rest of the session) and must exit cleanly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import runpy
 import sys
@@ -179,6 +180,43 @@ def test_rag_on_an_openai_compatible_server(rag: ModuleType, monkeypatch: pytest
     assert answer.meta["model"] == DEFAULT_ALIAS
     assert answer.answer.strip()
     assert len(answer.sources) == 3
+
+
+GRADIENT_RECORD_PORT = 38212  # fixed while recording: the host is part of each recorded request
+GRADIENT_TOKEN = "fake-gradient-token-for-examples"  # the emulator's token (not a real credential)
+GRADIENT_WORKSPACE = "fake-workspace-for-examples_workspace"
+
+
+@pytest.mark.cassette
+@pytest.mark.skipif(not _installed("hayswitch_gradient"), reason="hayswitch-gradient is not installed")
+def test_rag_on_gradient(rag: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same YAML on Gradient, configured through the environment only.
+
+    Replays ``tests/docs/cassettes/rag-notes-gradient.hayswitch.yaml``, recorded
+    (``HAYSWITCH_RECORD=1``) with the real ``gradientai`` SDK against the Gradient emulator
+    (``tools/gradient-emulator``); the hosted Gradient API is retired.
+    """
+    from hayswitch import get_provider_class
+    from hayswitch.testing import is_recording, use_cassette
+
+    monkeypatch.setenv("HAYSWITCH_PROVIDER", "gradient")
+    monkeypatch.setenv("HAYSWITCH_GRADIENT__HOST", f"http://127.0.0.1:{GRADIENT_RECORD_PORT}/api")
+    monkeypatch.setenv("HAYSWITCH_GRADIENT__BASE_MODEL_SLUG", "nous-hermes2")
+    monkeypatch.setenv("GRADIENT_ACCESS_TOKEN", GRADIENT_TOKEN)
+    monkeypatch.setenv("GRADIENT_WORKSPACE_ID", GRADIENT_WORKSPACE)
+    with contextlib.ExitStack() as stack:
+        if is_recording():
+            from gradient_emulator.server import EmulatorServer, build_config
+
+            config = build_config(access_tokens=[GRADIENT_TOKEN], workspace_ids=[GRADIENT_WORKSPACE])
+            stack.enter_context(EmulatorServer(config, port=GRADIENT_RECORD_PORT))
+        with use_cassette(get_provider_class("gradient"), CASSETTES, "rag-notes-gradient"):
+            written = rag.index_notes(NOTES)
+            answer = rag.ask(max_tokens=32)
+    assert written >= len(list(NOTES.glob("*.md")))
+    assert answer.meta["provider"] == "gradient"
+    assert answer.answer.strip()
+    assert answer.sources[0]["file"] == "custom-components.md"
 
 
 # --------------------------------------------------------------------------- every example script
