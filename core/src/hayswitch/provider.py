@@ -323,7 +323,9 @@ class Provider(ABC):
                 f"Expected {declared}-dimensional vectors, the backend returned {dims.pop()}.", provider=self.name
             )
         for vector in result.vectors:
-            if not all(math.isfinite(x) for x in vector):
+            # sum() is a C-speed screen (NaN and infinities propagate); only a non-finite sum,
+            # which finite values can also give by overflowing, needs the element-wise check.
+            if not math.isfinite(sum(vector)) and not all(math.isfinite(x) for x in vector):
                 raise ResponseError("The backend returned a vector with NaN or infinite values.", provider=self.name)
         return result
 

@@ -474,6 +474,8 @@ class GradientProvider(Provider, FineTuning):
         """The adapters of this workspace (with their base model's slug)."""
         models = self._retry(lambda: self._list_models(only_base=False))
         bases = {m.id: m.slug for m in models if m.kind == "baseModel" and m.slug}
+        with self._lock:
+            self._base_ids.update({slug: model_id for model_id, slug in bases.items()})
         return [self._adapter_info(m, bases) for m in models if m.kind == "modelAdapter"]
 
     def get_adapter(self, adapter_id: str) -> AdapterInfo:
@@ -488,7 +490,9 @@ class GradientProvider(Provider, FineTuning):
             response = self._models_api.get_model(
                 id=adapter_id, x_gradient_workspace_id=self._workspace, _request_timeout=self.settings.timeout
             )
-            return self._adapter_info(_ModelEntry(response))
+            with self._lock:
+                slugs = {model_id: slug for slug, model_id in self._base_ids.items()}
+            return self._adapter_info(_ModelEntry(response), slugs)
 
         return self._retry(lambda: self._call(f"describing adapter {adapter_id}", call))
 
@@ -531,6 +535,9 @@ def _never_sent(exc: BaseException, err: ProviderError) -> bool:
     return isinstance(reason, u3.NewConnectionError | u3.ConnectTimeoutError)
 
 
+_NUMBER_TYPES = frozenset({float, int})
+
+
 def _parse_embeddings(raw: bytes, expected: int, what: str) -> list[list[float]]:
     """Vectors from a raw ``GenerateEmbeddingSuccess`` body, put in input order by ``index``.
 
@@ -559,7 +566,7 @@ def _parse_embeddings(raw: bytes, expected: int, what: str) -> list[list[float]]
         if type(index) is not int or not 0 <= index < expected or vectors[index] is not None:
             raise bad(f"item {position} has an invalid or duplicate index {index!r}")
         vector = item["embedding"]
-        if not all(type(x) is float or type(x) is int for x in vector):
+        if not set(map(type, vector)) <= _NUMBER_TYPES:  # C-speed type screen (vectors are large)
             raise bad(f"vector {index} holds non-numeric values")
         vectors[index] = vector
     return vectors  # type: ignore[return-value]
