@@ -15,6 +15,7 @@ import pytest
 from hayswitch import (
     ContentFilteredError,
     InvalidInputError,
+    InvalidRequestError,
     MissingSecretError,
     NotFoundError,
     ResponseError,
@@ -499,3 +500,24 @@ def test_plugin_module_does_not_import_the_sdk() -> None:
     code = "import sys, hayswitch_openai.plugin; print('openai' in sys.modules, 'httpx2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False False"
+
+
+def test_a_plain_bad_request_does_not_disable_stream_usage(
+    make: Callable[..., OpenAIProvider], server: FakeServer
+) -> None:
+    calls = []
+
+    def reply(path: str, body: dict[str, Any]) -> httpx2.Response:
+        calls.append(body)
+        if len(calls) <= 2:  # the request itself is bad, with or without stream_options
+            return httpx2.Response(400, json={"error": {"message": "temperature too high for this model"}})
+        return sse(["ok"], usage="stream_options" in body)
+
+    server.reply = reply
+    provider = make()
+    with pytest.raises(InvalidRequestError) as excinfo:
+        list(provider.stream("hi"))
+    assert "temperature too high" in str(excinfo.value)
+    chunks = list(provider.stream("hi"))
+    assert chunks[-1].usage is not None, "stream usage was switched off by an unrelated 400"
+    assert ["stream_options" in b for b in calls] == [True, False, True]

@@ -567,29 +567,32 @@ class OpenAIProvider(Provider):
     def _open_stream(self, messages: list[Message], options: GenerationOptions) -> Any:
         model = self.settings.chat_model
         self._check_model(model)
+        params = self._chat_params(messages, options, stream=True)
         try:
-            params = self._chat_params(messages, options, stream=True)
             return self._call(lambda: self._client.chat.completions.create(**params), model)
         except ProviderError as exc:
             if not self._is_rejected_option(exc):
                 raise
-            # The server refused stream_options: stream without usage from now on.
+            # Perhaps the server refuses stream_options: try once without it. Only if that works
+            # is the option dropped for this provider instance (usage then is not reported).
+            params.pop("stream_options", None)
+            stream = self._call(lambda: self._client.chat.completions.create(**params), model)
             self._stream_usage = False
-            params = self._chat_params(messages, options, stream=True)
-            return self._call(lambda: self._client.chat.completions.create(**params), model)
+            return stream
 
     async def _aopen_stream(self, messages: list[Message], options: GenerationOptions) -> Any:
         model = self.settings.chat_model
         await self._acheck_model(model)
+        params = self._chat_params(messages, options, stream=True)
         try:
-            params = self._chat_params(messages, options, stream=True)
             return await self._acall(lambda: self._aclient.chat.completions.create(**params), model)
         except ProviderError as exc:
             if not self._is_rejected_option(exc):
                 raise
+            params.pop("stream_options", None)
+            stream = await self._acall(lambda: self._aclient.chat.completions.create(**params), model)
             self._stream_usage = False
-            params = self._chat_params(messages, options, stream=True)
-            return await self._acall(lambda: self._aclient.chat.completions.create(**params), model)
+            return stream
 
     class _StreamState:
         """Folds SSE chunks into hayswitch chunks with one chunk of look-ahead, so that the last
