@@ -124,7 +124,8 @@ def test_reindex_changed_and_deleted_files(corpus: Path, tmp_path: Path, embedde
     (corpus / "long.md").unlink()
     result = index(corpus, store)
     assert result.exit_code == 0, result.output
-    assert embedded_texts == ["Install hayswitch with pip install hayswitch-local."]
+    # The heading trail (here the file name) is embedded along with the passage text.
+    assert embedded_texts == ["install\nInstall hayswitch with pip install hayswitch-local."]
     assert "0 new, 1 changed, 1 unchanged, 1 removed" in result.stdout
     data = json.loads(store.read_text())
     paths = {d["meta"]["file_path"].split("/")[-1] for d in data["documents"]}
@@ -141,7 +142,7 @@ def test_new_file_is_added_incrementally(corpus: Path, tmp_path: Path, embedded_
     (corpus / "guides" / "faq.md").write_text("Questions and answers about hayswitch.")
     result = index(corpus, store)
     assert result.exit_code == 0
-    assert embedded_texts == ["Questions and answers about hayswitch."]
+    assert embedded_texts == ["faq\nQuestions and answers about hayswitch."]
     assert "1 new, 0 changed, 3 unchanged" in result.stdout
 
 
@@ -321,3 +322,19 @@ def test_index_and_ask_with_the_local_models(corpus: Path, tmp_path: Path, local
     assert payload["model"] == "SmolLM2-135M-Instruct"
     assert payload["sources"][0]["file"].endswith("providers.md")
     assert 0 < payload["usage"]["completion_tokens"] <= 24
+
+
+def test_markdown_is_cut_at_headings_outside_code_fences() -> None:
+    from hayswitch.cli.store import CorpusFile, markdown_sections, split_text
+
+    text = (
+        "Intro line.\n# Guide\nGuide text.\n## Step 1\nDo this.\n```bash\n# not a heading\necho hi\n```\n"
+        "## Step 2\nThen that.\n# Other\n\n"
+    )
+    sections = markdown_sections(text, "file")
+    assert [h for h, _ in sections] == ["file", "Guide", "Guide > Step 1", "Guide > Step 2"]
+    assert "# not a heading" in sections[2][1]
+    passages = split_text(CorpusFile(key="/k/guide.md", path="guide.md", text=text, sha256="0"))
+    assert [p.meta["passage"] for p in passages] == [1, 2, 3, 4]
+    assert passages[2].meta["heading"] == "Guide > Step 1"
+    assert passages[2].meta["file_path"] == "guide.md"

@@ -11,6 +11,7 @@ embedding space is refused before anything is generated.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ SYSTEM_PROMPT = (
 )
 USER_TEMPLATE = """Context:
 {% for doc in documents %}
-[{{ loop.index }}] {{ doc.content }}
+[{{ loop.index }}] {% if doc.meta.heading %}{{ doc.meta.heading }}: {% endif %}{{ doc.content }}
 {% endfor %}
 Question: {{ question }}"""
 
@@ -211,6 +212,9 @@ def register(app: typer.Typer) -> None:
         if not question.strip():
             raise fail('the question is empty. Example: hayswitch ask "How do I install it?"', EXIT_INPUT)
 
+        # The CLI reports a cut answer itself (below), in words that fit the command line.
+        logging.getLogger("haystack_integrations.hayswitch").setLevel(logging.ERROR)
+
         def on_token(text: str) -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -238,6 +242,12 @@ def register(app: typer.Typer) -> None:
             typer.echo("")
         else:
             typer.echo(answer.answer)
+        if answer.finish_reason == "length":
+            typer.secho(
+                f"(the answer was cut at {max_tokens} tokens; pass --max-tokens for longer answers)",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
         typer.echo("\nSources:")
         for i, source in enumerate(answer.sources, 1):
             score = f" (score {source['score']:.2f})" if source.get("score") is not None else ""

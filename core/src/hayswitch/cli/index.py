@@ -131,6 +131,7 @@ def index_paths(
         profile=profile,
         batch_size=batch_size,
         progress_bar=progress,
+        meta_fields_to_embed=["heading"],
         cache=str(cache_path) if cache_path else None,
     )
     embedder.warm_up()

@@ -6,7 +6,7 @@ The store file (default ``.hayswitch/store.json``) holds::
     {
       "format": "hayswitch-index", "version": 1,
       "embedding": {"provider": "local", "model": "...", "dimension": 384},
-      "splitter": {"split_by": "word", "split_length": 120, "split_overlap": 20},
+      "splitter": {"sections": "markdown-headings", "split_by": "word", ...},
       "files": {"/abs/path/a.md": {"sha256": "...", "path": "docs/a.md", "passages": 3}},
       "documents": [<haystack Document dicts with their embeddings>]
     }
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ __all__ = [
     "check_embedding_space",
     "collect_files",
     "display_path",
+    "markdown_sections",
     "read_corpus_file",
     "split_text",
 ]
@@ -57,8 +59,14 @@ DEFAULT_STORE = Path(".hayswitch") / "store.json"
 FORMAT = "hayswitch-index"
 VERSION = 1
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
-SPLITTER: dict[str, Any] = {"split_by": "word", "split_length": 120, "split_overlap": 20}
-"""Passage size: ~120 words (under all-MiniLM-L6-v2's 256-token window) with a 20-word overlap."""
+SPLITTER: dict[str, Any] = {
+    "sections": "markdown-headings",
+    "split_by": "word",
+    "split_length": 120,
+    "split_overlap": 20,
+}
+"""Markdown is cut at headings, then into passages of ~120 words (under all-MiniLM-L6-v2's
+256-token window) with a 20-word overlap. Stored in the index: changing it re-embeds every file."""
 
 
 class StoreError(InvalidInputError):
@@ -164,12 +172,51 @@ def read_corpus_file(path: Path) -> CorpusFile | str:
     )
 
 
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def markdown_sections(text: str, title: str) -> list[tuple[str, str]]:
+    """Cut markdown at its headings (ignoring ``#`` lines inside code fences).
+
+    :param title: the heading used for text before the first heading (e.g. the file name).
+    :returns: ``(heading trail, body)`` pairs, e.g. ``("Writing a provider > 2. The entry point", ...)``;
+        sections without body text are dropped.
+    """
+    sections: list[tuple[str, str]] = []
+    trail: list[tuple[int, str]] = []
+    body: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        content = "\n".join(body).strip()
+        if content:
+            sections.append((" > ".join(h for _, h in trail) or title, content))
+        body.clear()
+
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            flush()
+            level = len(match.group(1))
+            trail = [(lvl, h) for lvl, h in trail if lvl < level] + [(level, match.group(2).strip())]
+        else:
+            body.append(line)
+    flush()
+    return sections
+
+
 def split_text(file: CorpusFile, splitter: dict[str, Any] | None = None) -> list[Document]:
     """Clean and split one file into passages with Haystack's ``DocumentCleaner`` and
     ``DocumentSplitter``.
 
-    Each passage's meta holds ``file_path`` (as shown to users), ``passage`` (1-based number within
-    the file), ``file_key`` (the resolved path the store is keyed by) and ``file_sha256``.
+    Markdown files are first cut at their headings, so a passage never straddles two sections
+    and carries its heading trail (``meta["heading"]``, embedded along with the passage text and
+    shown to the model). Each passage's meta also holds ``file_path`` (as shown to users),
+    ``passage`` (1-based number within the file), ``file_key`` (the resolved path the store is
+    keyed by) and ``file_sha256``.
     """
     from haystack import Document
     from haystack.components.preprocessors import DocumentCleaner, DocumentSplitter
@@ -180,8 +227,13 @@ def split_text(file: CorpusFile, splitter: dict[str, Any] | None = None) -> list
         split_by=params["split_by"], split_length=params["split_length"], split_overlap=params["split_overlap"]
     )
     doc_splitter.warm_up()
-    source = Document(content=file.text, meta={"file_path": file.path})
-    cleaned = cleaner.run(documents=[source])["documents"]
+    title = Path(file.path).stem.replace("-", " ").replace("_", " ")
+    if Path(file.path).suffix.lower() in (".md", ".markdown"):
+        sections = markdown_sections(file.text, title)
+    else:
+        sections = [(title, file.text)]
+    sources = [Document(content=body, meta={"heading": heading}) for heading, body in sections]
+    cleaned = cleaner.run(documents=sources)["documents"]
     pieces = doc_splitter.run(documents=cleaned)["documents"]
     passages: list[Document] = []
     for piece in pieces:
@@ -193,6 +245,7 @@ def split_text(file: CorpusFile, splitter: dict[str, Any] | None = None) -> list
                 meta={
                     "file_path": file.path,
                     "passage": len(passages) + 1,
+                    "heading": piece.meta.get("heading", title),
                     "file_key": file.key,
                     "file_sha256": file.sha256,
                 },
