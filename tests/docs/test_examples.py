@@ -136,7 +136,7 @@ def test_rag_on_local(rag: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     """Real models, offline: the embedded default provider retrieves the right note and answers."""
     monkeypatch.setenv("HAYSWITCH_PROVIDER", "local")
     rag.index_notes(NOTES)
-    answer = rag.ask(max_tokens=48)
+    answer = rag.ask(max_tokens=24)
     assert answer.meta["provider"] == "local"
     assert answer.sources[0]["file"] == "custom-components.md"
     assert answer.answer.strip()
@@ -246,7 +246,7 @@ def test_every_example_script_is_covered() -> None:
 
 
 SCRIPT_ARGS: dict[str, list[str]] = {
-    "blog_pipeline.py": ["--max-tokens", "48"],
+    "blog_pipeline.py": ["--max-tokens", "24"],
     "blog_chat_pipeline.py": ["--max-tokens", "48"],
     "pipelines/rag.py": ["--max-tokens", "48"],
 }
