@@ -362,6 +362,8 @@ def register(app: typer.Typer) -> None:
         """
         with friendly_errors():
             overrides = _parse_settings(setting)
+            declared = contract_attributes(name, live=live).get("cassette_dir")
+            replay_dir = None if live else (cassette_dir or declared)
             results, output = run_contract(
                 name, live=live, cassette_dir=cassette_dir, settings=overrides, select=select
             )
@@ -377,7 +379,8 @@ def register(app: typer.Typer) -> None:
                 )
             )
             raise typer.Exit(1 if failed else 0)
-        _print_table(name, live, results, failed, verbose)
+        mode = "live requests" if live else (f"replaying cassettes from {replay_dir}" if replay_dir else "no cassettes")
+        _print_table(name, mode, results, failed, verbose)
         raise typer.Exit(1 if failed else 0)
 
 
@@ -395,13 +398,12 @@ def _parse_settings(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _print_table(name: str, live: bool, results: list[CheckResult], failed: list[CheckResult], verbose: bool) -> None:
+def _print_table(name: str, mode: str, results: list[CheckResult], failed: list[CheckResult], verbose: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     console = Console(soft_wrap=False)
-    mode = "live requests" if live else "replayed cassettes or offline"
     table = Table(title=f"hayswitch check {name} ({mode})")
     table.add_column("check", no_wrap=True)
     table.add_column("result")
