@@ -6,6 +6,7 @@ nested pytest session inside this one would share its plugins and capture).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -118,3 +119,53 @@ def test_setting_values_are_parsed_as_json() -> None:
     }
     with pytest.raises(ConfigurationError, match="KEY=VALUE"):
         check._parse_settings(["dimension"])
+
+
+GRADIENT_CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "gradient"
+
+
+@pytest.mark.cassette
+@pytest.mark.skipif(
+    importlib.util.find_spec("hayswitch_gradient") is None or not GRADIENT_CASSETTES.is_dir(),
+    reason="hayswitch-gradient or its cassettes are not installed",
+)
+def test_check_replays_a_providers_cassettes() -> None:
+    """`check` on an HTTP provider from its recorded cassettes (the gradient provider's own,
+    recorded with the real SDK against the emulator), with replay credentials and settings."""
+    host = json.loads((GRADIENT_CASSETTES / "recorded_host.json").read_text(encoding="utf-8"))["host"]
+    proc = subprocess.run(
+        [
+            str(HAYSWITCH),
+            "check",
+            "gradient",
+            "--cassette-dir",
+            str(GRADIENT_CASSETTES),
+            "-s",
+            f"host={host}",
+            "-s",
+            "base_model_slug=nous-hermes2",
+            "-s",
+            "timeout=30",
+            "-k",
+            "embed_documents_cardinality or embed_batch_one_above or generate_returns or async_generate",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={
+            **os.environ,
+            "GRADIENT_ACCESS_TOKEN": "fake-gradient-token-for-tests",
+            "GRADIENT_WORKSPACE_ID": "fake-workspace-for-tests_workspace",
+        },
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    outcomes = {c["check"]: c["outcome"] for c in report["checks"]}
+    assert outcomes == {
+        "embed_documents_cardinality_and_order": "passed",
+        "embed_batch_one_above_max_size": "passed",
+        "generate_returns_text_and_finish_reason": "passed",
+        "async_generate_matches_sync": "passed",
+    }
