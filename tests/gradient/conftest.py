@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from gradient_emulator import EmulatorServer, build_config, run_emulator
+from gradient_emulator import EmulatorServer, build_config
+from gradient_emulator.fixtures import emulator_fixture
 from gradient_support import (
     FAKE_TOKEN,
     FAKE_WORKSPACE,
@@ -25,13 +26,8 @@ from gradient_support import (
 
 from hayswitch.testing import is_recording
 
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorServer]:
-    """A live emulator for this session (thread mode; always shut down)."""
-    with run_emulator(access_tokens=[FAKE_TOKEN], workspace_ids=[FAKE_WORKSPACE]) as emu:
-        assert isinstance(emu, EmulatorServer)
-        yield emu
+emulator = emulator_fixture(access_tokens=[FAKE_TOKEN], workspace_ids=[FAKE_WORKSPACE])
+"""A live emulator for this session (thread mode, free port; always shut down)."""
 
 
 @pytest.fixture
