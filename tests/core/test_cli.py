@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,8 @@ def with_broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _app_with_warning() -> Any:
-    with pytest.warns(PluginWarning, match="hayswitch-broken"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)  # load problems are collected, not warned
         return build_app()
 
 
@@ -69,6 +71,16 @@ def test_providers_table(with_broken_plugin: None) -> None:
     assert "hayswitch-broken" in broken
     assert "error" in broken
     assert "import failed" in result.stdout
+    assert "warning:" not in result.stderr  # the table already shows the error
+
+
+def test_other_commands_print_one_warning_line_per_broken_plugin(with_broken_plugin: None) -> None:
+    result = CliRunner().invoke(_app_with_warning(), ["check", "--help"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1
+    assert "Plugin 'broken' (distribution 'hayswitch-broken') failed to load" in lines[0]
+    assert "HAYSWITCH_STRICT_PLUGINS=1" in lines[0]
 
 
 def test_providers_with_no_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +123,10 @@ def test_plugin_commands_that_fail_do_not_break_the_cli(monkeypatch: pytest.Monk
 
     plugin.register_commands = register_commands  # type: ignore[attr-defined]
     get_registry().register_plugin(plugin)
-    with pytest.warns(PluginWarning, match="cannot add commands"):
-        app = build_app()
+    app = build_app()
     result = CliRunner().invoke(app, ["providers", "--json"])
     assert result.exit_code == 0
+    result = CliRunner().invoke(app, ["check", "--help"])
+    assert "warning: Plugin 'bad_commands' failed to add its commands: RuntimeError: cannot add commands" in (
+        result.stderr
+    )

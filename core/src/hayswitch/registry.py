@@ -17,7 +17,6 @@ import importlib.metadata
 import os
 import re
 import threading
-import traceback
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -292,10 +291,7 @@ class Registry:
         err = PluginLoadError(info.name, info.distribution, detail)
         if self.strict:
             raise err from exc
-        tb = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        warnings.warn(
-            f"{err} -- skipped ({tb}). Set HAYSWITCH_STRICT_PLUGINS=1 to fail instead.", PluginWarning, stacklevel=4
-        )
+        warnings.warn(f"{err} -- skipped. Set HAYSWITCH_STRICT_PLUGINS=1 to fail instead.", PluginWarning, stacklevel=4)
 
     # ------------------------------------------------------------------ queries
     def names(self) -> list[str]:

@@ -20,6 +20,7 @@ def build_app() -> typer.Typer:
     """Create the root Typer app with core and plugin commands."""
     from hayswitch.cli import ask, cache, check, finetune, index, providers
 
+    plugin_notes: list[str] = []
     app = typer.Typer(
         name="hayswitch",
         help="One provider protocol, many backends, the same Haystack pipeline.",
@@ -42,6 +43,9 @@ def build_app() -> typer.Typer:
         if ctx.invoked_subcommand is None:
             typer.echo(ctx.get_help())
             raise typer.Exit()
+        if ctx.invoked_subcommand != "providers":  # that command lists load errors in its table
+            for note in plugin_notes:
+                typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
 
     providers.register(app)
     index.register(app)
@@ -49,27 +53,39 @@ def build_app() -> typer.Typer:
     ask.register(app)
     check.register(app)
     finetune.register(app)
-    _add_plugin_commands(app)
+    plugin_notes.extend(_add_plugin_commands(app))
     return app
 
 
-def _add_plugin_commands(app: typer.Typer) -> None:
-    try:
-        registry = get_registry()
-    except HayswitchError:
-        # Strict plugin loading failed: the registry keeps raising this error, so every command
-        # that needs providers reports it (cleanly, see _common.friendly_errors); the CLI itself
-        # (--help, --version) still works.
-        return
+def _add_plugin_commands(app: typer.Typer) -> list[str]:
+    """Load the plugins and add their commands; return the plugin problems to report.
+
+    Plugin load failures are collected instead of printed as Python warnings: ``hayswitch
+    providers`` shows them in its table, every other command prints one ``warning:`` line each.
+    """
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        try:
+            registry = get_registry()
+        except HayswitchError:
+            # Strict plugin loading failed: the registry keeps raising this error, so every command
+            # that needs providers reports it (cleanly, see _common.friendly_errors); the CLI itself
+            # (--help, --version) still works.
+            registry = None
+    for warning in caught:
+        if issubclass(warning.category, PluginWarning):
+            notes.append(str(warning.message))
+        else:  # not ours: hand it back to the normal warning machinery
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if registry is None:
+        return notes
     for impl in registry.plugin_manager.hook.register_commands.get_hookimpls():
         try:
             impl.function(cli=app)
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            warnings.warn(
-                f"Plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}",
-                PluginWarning,
-                stacklevel=2,
-            )
+            notes.append(f"Plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}")
+    return notes
 
 
 def main() -> None:
