@@ -68,16 +68,15 @@ class ProviderNotFoundError(ConfigurationError, LookupError):
         self.name = name
         self.available = list(available)
         self.suggestion = suggestion
-        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
         listed = ", ".join(sorted(self.available)) or "none"
-        super().__init__(
-            message
-            or (
-                f"Unknown provider {name!r}.{hint} Available providers: {listed}. "
-                f"Install the package that provides it (usually 'hayswitch-{name}') "
-                "or run 'hayswitch providers' to see what is installed."
+        if suggestion:
+            advice = f"Did you mean {suggestion!r}? Available providers: {listed}."
+        else:
+            advice = (
+                f"Available providers: {listed}. Install the package that provides it (usually "
+                f"'hayswitch-{name}') or run 'hayswitch providers' to see what is installed and what failed to load."
             )
-        )
+        super().__init__(message or f"Unknown provider {name!r}. {advice}")
 
 
 class PluginLoadError(ConfigurationError):
