@@ -252,3 +252,31 @@ def test_cassettes_hold_no_credentials() -> None:
         assert f"- {REDACTED}" in text, f"{path.name}: no scrubbed header"
         for secret in (FAKE_TOKEN, FAKE_WORKSPACE, BLOG_TOKEN, BLOG_WORKSPACE, "Bearer "):
             assert secret not in text, f"{path.name} holds a credential"
+
+
+OLD_PIPELINE = Path(__file__).parent / "data" / "gradient_haystack_0_4_0_pipeline.yaml"
+"""Dumped by gradient-haystack 0.4.0 itself (bench/.venv-peer), with its own component types."""
+
+
+@pytest.mark.live
+def test_pipeline_serialised_by_gradient_haystack_0_4_0_loads_and_runs(live_emulator: EmulatorServer) -> None:
+    pipeline = Pipeline.loads(OLD_PIPELINE.read_text(encoding="utf-8"))
+    generator = pipeline.get_component("generator")
+    assert isinstance(generator, GradientGenerator)
+    assert (generator.base_model_slug, generator.top_k, generator.max_generated_token_count) == (
+        "llama2-7b-chat",
+        20,
+        350,
+    )
+    embedder = pipeline.get_component("doc_embedder")
+    assert isinstance(embedder, GradientDocumentEmbedder)
+    assert (embedder.batch_size, embedder.progress_bar) == (128, False)
+    result = pipeline.run(
+        {
+            "prompt_builder": {"query": "What is Gradient?"},
+            "doc_embedder": {"documents": [Document(content="hello")]},
+            "text_embedder": {"text": "hello"},
+        }
+    )
+    assert result["generator"]["replies"] == [" llama2-7b-chat answers: Answer: What is Gradient?"]
+    assert result["doc_embedder"]["documents"][0].embedding == result["text_embedder"]["embedding"]
