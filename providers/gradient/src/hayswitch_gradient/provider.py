@@ -114,6 +114,35 @@ class GradientProvider(Provider, FineTuning):
 
     settings: GradientSettings
 
+    @classmethod
+    def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
+        """How ``hayswitch check gradient`` runs the contract kit.
+
+        Replay (default): from a source checkout, the cassettes in ``cassettes/gradient`` (recorded
+        with the real SDK against the emulator) with fake credentials and the recorded host.
+        ``--live``: real requests with the ``GRADIENT_*`` environment and ``nous-hermes2``.
+        """
+        common: dict[str, Any] = {"non_secret_settings": ("max_generated_token_count",)}
+        if live:
+            return {**common, "settings": {"base_model_slug": "nous-hermes2"}}
+        from pathlib import Path
+
+        cassettes = Path(__file__).resolve().parents[4] / "cassettes" / "gradient"
+        host_file = cassettes / "recorded_host.json"
+        if not host_file.is_file():
+            return {**common, "settings": {"base_model_slug": "nous-hermes2"}}
+        host = json.loads(host_file.read_text(encoding="utf-8"))["host"]
+        return {
+            **common,
+            "settings": {"host": host, "base_model_slug": "nous-hermes2", "timeout": 30.0},
+            "env": {
+                "GRADIENT_ACCESS_TOKEN": "fake-gradient-token-for-tests",
+                "GRADIENT_WORKSPACE_ID": "fake-workspace-for-tests_workspace",
+            },
+            "cassette_dir": str(cassettes),
+            "test_class_name": "TestGradientContract",
+        }
+
     # ------------------------------------------------------------------ lifecycle
     def setup(self) -> None:
         """Resolve the secrets and build the SDK client (no network traffic)."""
