@@ -225,6 +225,16 @@ def test_unreadable_store_variants(tmp_path: Path, content: str, fragment: str) 
     assert_clean_failure(hs("ask", "hello?", "--store", store, "--provider", "fake"), 3, fragment)
 
 
+def test_store_that_cannot_be_written_fails_cleanly(corpus: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    # (--no-cache: the embedding cache next to the index would be the first thing to fail.)
+    assert_clean_failure(index(corpus, blocker / "store.json", "--no-cache"), 3, "Cannot write the index")
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    assert_clean_failure(index(corpus, folder, "--rebuild", "--no-cache"), 3, "Cannot write the index")
+
+
 def test_ask_without_index_fails_cleanly(tmp_path: Path) -> None:
     result = hs("ask", "hello?", "--store", tmp_path / "missing.json", "--provider", "fake")
     assert_clean_failure(result, 3, "no index", "hayswitch index")

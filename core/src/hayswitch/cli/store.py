@@ -317,13 +317,22 @@ class IndexStore:
         }
 
     def save(self, path: Path) -> None:
-        """Write the store atomically (temporary file + rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        """Write the store atomically (temporary file + rename).
+
+        :raises StoreError: if the file cannot be written (permissions, a folder in the way, disk full).
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise StoreError(f"Cannot write the index {path}: {exc.strerror or exc}. Choose another --store.") from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.to_json(), fh)
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StoreError(f"Cannot write the index {path}: {exc.strerror or exc}. Choose another --store.") from exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
