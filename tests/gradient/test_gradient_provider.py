@@ -88,3 +88,13 @@ def test_importing_the_package_and_plugin_loads_no_sdk_or_haystack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_contract_settings_point_at_the_recorded_cassettes() -> None:
+    from gradient_support import CASSETTES, recorded_host
+
+    replay = GradientProvider.contract_settings()
+    assert replay["cassette_dir"] == str(CASSETTES)
+    assert replay["settings"]["host"] == recorded_host()
+    assert replay["test_class_name"] == "TestGradientContract"
+    assert "cassette_dir" not in GradientProvider.contract_settings(live=True)
