@@ -256,3 +256,68 @@ settings = { chat_model = "dev-chat" }
     strict = ProviderChatGenerator(profile="prod", retry=FAST, fallbacks=[])
     with pytest.raises(Exception, match="Injected failure"):
         strict.run([ChatMessage.from_user("x")])
+
+
+# --------------------------------------------------------------------------- embedding fallbacks
+
+
+def test_document_embedder_falls_back_within_one_embedding_space() -> None:
+    embedder = ProviderDocumentEmbedder(
+        provider="fake",
+        settings={"fail_on": ["unlucky"], "fail_with": "server"},
+        retry=FAST,
+        fallbacks=[{"provider": "fake", "label": "twin"}],
+        batch_size=4,
+        max_concurrency=1,
+        progress_bar=False,
+    )
+    corpus = docs(12)
+    corpus[5] = Document(id="d5", content="an unlucky passage")
+    out = embedder.run(corpus)
+    assert [d.id for d in out["documents"]] == [d.id for d in corpus]
+    assert out["documents"][5].embedding == fake_embedding("an unlucky passage", 64)
+    assert out["meta"]["fallback"] == {
+        "batches_by_member": {"fake": 2, "twin": 1},
+        "batches_skipped_by_member": {"fake": 1},
+    }
+    assert embedder.to_dict()["init_parameters"]["fallbacks"] == [{"provider": "fake", "label": "twin"}]
+
+
+def test_embedding_fallback_across_spaces_is_refused_at_warm_up() -> None:
+    embedder = ProviderDocumentEmbedder(
+        provider="fake", fallbacks=[{"provider": "fake", "settings": {"dimension": 32}}], progress_bar=False
+    )
+    with pytest.raises(ConfigurationError, match="Embedding fallback refused"):
+        embedder.warm_up()
+    query = ProviderTextEmbedder(
+        provider="fake", fallbacks=[{"provider": "fake", "settings": {"embedding_model": "x"}}]
+    )
+    with pytest.raises(ConfigurationError, match="Embedding fallback refused"):
+        query.warm_up()
+
+
+def test_text_embedder_fallback_meta() -> None:
+    query = ProviderTextEmbedder(
+        provider="fake", settings={"fail_first": 99}, retry=FAST, fallbacks=[{"provider": "fake", "label": "twin"}]
+    )
+    out = query.run("where is it?")
+    assert out["meta"]["fallback"]["used"] == "twin"
+    assert out["embedding"] == fake_embedding("where is it?", 64)
+
+
+def test_profile_fallbacks_do_not_apply_to_embedders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "hayswitch.toml").write_text(
+        """
+[profiles.prod]
+provider = "fake"
+fallbacks = ["other"]
+
+[profiles.other]
+provider = "fake"
+settings = { dimension = 8 }
+"""
+    )
+    monkeypatch.chdir(tmp_path)
+    embedder = ProviderDocumentEmbedder(profile="prod", progress_bar=False)
+    embedder.warm_up()  # the generation fallback to another embedding space is not used here
+    assert "fallback" not in embedder.run(docs(2))["meta"]

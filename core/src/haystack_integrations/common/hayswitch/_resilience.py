@@ -4,10 +4,11 @@ fallback chains (generators).
 * ``cache=`` (embedders): None/False (off, the default), True (``.hayswitch/cache.sqlite`` under
   the working directory) or a file path. The cache is opened on first use and closed by
   ``close()``; it serialises as the value given.
-* ``fallbacks=`` (generators): profile/provider names or ``{"provider"|"profile": name,
-  "settings": {...}}`` mappings tried in order after the configured provider gives up (see
-  :mod:`hayswitch.fallback`); None uses the active profile's ``fallbacks`` from
-  ``hayswitch.toml``, ``[]`` switches them off. Fallback members are created at ``warm_up()``.
+* ``fallbacks=`` (generators, and embedders within one embedding space): profile/provider
+  names or ``{"provider"|"profile": name, "settings": {...}}`` mappings tried in order after
+  the configured provider gives up (see :mod:`hayswitch.fallback`). For generators, None uses
+  the active profile's ``fallbacks`` from ``hayswitch.toml`` and ``[]`` switches them off; for
+  embedders, None means none. Fallback members are created (and checked) at ``warm_up()``.
 
 Private to the hayswitch Haystack integration; its API may change.
 """
@@ -23,7 +24,7 @@ from hayswitch import ConfigurationError, Provider, RetryPolicy, resolve_config
 from hayswitch.cache import EmbeddingCache, resolve_cache
 from hayswitch.fallback import FallbackChain, FallbackSpec, Purpose, resolve_fallback_specs
 
-__all__ = ["CacheOption", "FallbackOption", "carry_fallback_meta"]
+__all__ = ["CacheOption", "FallbackOption", "carry_fallback_meta", "fallback_totals"]
 
 
 class CacheOption:
@@ -89,6 +90,7 @@ class FallbackOption:
 
     _capability: ClassVar[str]
     fallbacks: list[str | dict[str, Any]] | None
+    _provider_instance: Provider | None
     provider: str | None
     profile: str | None
     settings: dict[str, Any]
@@ -114,6 +116,9 @@ class FallbackOption:
     def _fallback_specs(self) -> list[FallbackSpec]:
         if self.fallbacks is not None:
             return list(self.fallbacks)
+        if self._capability != "generation":
+            # A profile's ``fallbacks`` are for generation: an embedder falls back only when told to.
+            return []
         resolved = resolve_config(self.provider, profile=self.profile, settings=self.settings)
         return list(resolved.fallbacks)
 
@@ -155,6 +160,15 @@ class FallbackOption:
         if chain is not None:
             _close_fallbacks(chain)
 
+    def warm_up(self) -> None:
+        """Create the provider and, if fallbacks are configured, its fallback chain: unknown names,
+        missing capabilities and (embedders) different embedding spaces fail here, before any
+        request."""
+        super().warm_up()  # type: ignore[misc]
+        instance = self._provider_instance
+        if instance is not None:
+            self._with_fallbacks(instance)
+
     def close(self) -> None:
         """Release the provider and its fallbacks (idempotent; recreated on next use)."""
         self._close_chain()
@@ -170,6 +184,19 @@ def _close_fallbacks(chain: FallbackChain) -> None:
     # The primary belongs to the component (closed by its own close()); close the others.
     for _, member in chain.members[1:]:
         member.close()
+
+
+def fallback_totals(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How many batches each chain member embedded (from the batches' ``meta["fallback"]``)."""
+    used: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    for part in parts:
+        record = part.get("fallback")
+        if record:
+            used[record["used"]] = used.get(record["used"], 0) + 1
+            for entry in record.get("skipped", []):
+                skipped[entry["provider"]] = skipped.get(entry["provider"], 0) + 1
+    return {"batches_by_member": used, "batches_skipped_by_member": skipped}
 
 
 def carry_fallback_meta(meta: dict[str, Any], source: Mapping[str, Any]) -> None:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
 from haystack_integrations.common.hayswitch._generation import usage_dict
-from haystack_integrations.common.hayswitch._resilience import CacheOption
+from haystack_integrations.common.hayswitch._resilience import CacheOption, FallbackOption, fallback_totals
 from hayswitch import (
     EmbeddingFailedError,
     EmbeddingResult,
@@ -73,7 +73,7 @@ class _Plan:
 
 
 @component
-class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
+class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBase):
     """Embeds Documents with a hayswitch provider, in concurrent batches, keeping input order.
 
     Usage example:
@@ -110,6 +110,7 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
         raise_on_failure: bool = True,
         provenance: bool = True,
         cache: bool | str | None = None,
+        fallbacks: list[str | dict[str, Any]] | None = None,
     ) -> None:
         """Create the embedder. No secret is resolved and no request is sent here.
 
@@ -137,6 +138,11 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
             (``.hayswitch/cache.sqlite`` under the working directory) or a SQLite file path. Texts already
             embedded with the same provider, model, vector settings, prefix/suffix and text are served
             from it without a provider call; hits and misses are reported in ``meta["cache"]``.
+        :param fallbacks: providers to embed a batch with once this one has given up on it: names or
+            ``{"provider"|"profile": name, "settings": {...}}``. They must produce the same embedding
+            space (same model id and dimension), which ``warm_up()`` checks (see
+            :mod:`hayswitch.fallback`). None or ``[]``: no fallback (a profile's ``fallbacks`` are for
+            generation and do not apply to embedders).
         :raises ProviderNotFoundError: if ``provider`` is given and not installed.
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: for an invalid option value.
@@ -169,6 +175,7 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
         self.raise_on_failure = bool(raise_on_failure)
         self.provenance = bool(provenance)
         self._init_cache(cache)
+        self._init_fallbacks(fallbacks)
         self._init_provider_options(provider=provider, settings=settings, profile=profile, model=model, retry=retry)
 
     # ------------------------------------------------------------------ serialisation
@@ -191,6 +198,7 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
             raise_on_failure=self.raise_on_failure,
             provenance=self.provenance,
             cache=self.cache,
+            fallbacks=self.fallbacks,
         )
 
     @classmethod
@@ -356,6 +364,8 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
         }
         if self.cache:
             meta["cache"] = self._cache_totals([r.meta for r in plan.results.values()])
+        if any("fallback" in r.meta for r in plan.results.values()):
+            meta["fallback"] = fallback_totals([r.meta for r in plan.results.values()])
         if failed:
             logger.warning(
                 "ProviderDocumentEmbedder: %d document(s) failed and are in the 'failed_documents' output.", len(failed)
@@ -384,7 +394,7 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
         :raises InvalidInputError: if ``documents`` is not a list of Documents.
         :raises EmbeddingFailedError: if a batch fails and ``raise_on_failure`` is True.
         """
-        provider = self._ready_provider()
+        provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
         cancelled = 0
         with self._bar(plan) as bar:
@@ -437,7 +447,7 @@ class ProviderDocumentEmbedder(CacheOption, ProviderComponentBase):
         :raises InvalidInputError: if ``documents`` is not a list of Documents.
         :raises EmbeddingFailedError: if a batch fails and ``raise_on_failure`` is True.
         """
-        provider = self._ready_provider()
+        provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
         semaphore = asyncio.Semaphore(plan.concurrency)
         started: set[int] = set()

@@ -9,7 +9,7 @@ from haystack import component, default_from_dict, default_to_dict
 
 from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
 from haystack_integrations.common.hayswitch._generation import usage_dict
-from haystack_integrations.common.hayswitch._resilience import CacheOption
+from haystack_integrations.common.hayswitch._resilience import CacheOption, FallbackOption
 from hayswitch import InvalidInputError, Provider, RetryPolicy, TextEmbedding
 from hayswitch.cache import CacheNamespace, aembed_text_with_cache, embed_text_with_cache
 
@@ -28,10 +28,11 @@ class TextEmbeddingMeta(TypedDict):
     dimension: int
     usage: dict[str, int | None]
     cache: NotRequired[dict[str, int]]
+    fallback: NotRequired[dict[str, Any]]
 
 
 @component
-class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
+class ProviderTextEmbedder(CacheOption, FallbackOption, ProviderComponentBase):
     """Embeds a string (typically a query) with a hayswitch provider.
 
     The provider is whichever one is configured (``provider=None``: the ``HAYSWITCH_PROVIDER`` /
@@ -64,6 +65,7 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         prefix: str = "",
         suffix: str = "",
         cache: bool | str | None = None,
+        fallbacks: list[str | dict[str, Any]] | None = None,
     ) -> None:
         """Create the embedder. No secret is resolved and no request is sent here.
 
@@ -79,6 +81,8 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         :param suffix: text appended to the input.
         :param cache: persistent embedding cache (:mod:`hayswitch.cache`): None/False (off), True
             (``.hayswitch/cache.sqlite``) or a SQLite file path; ``meta["cache"]`` reports the hit/miss.
+        :param fallbacks: providers to try once this one has given up, within the same embedding space
+            (checked by ``warm_up()``); see :class:`ProviderDocumentEmbedder`.
         :raises ProviderNotFoundError: if ``provider`` is given and not installed.
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         """
@@ -87,6 +91,7 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         self.prefix = prefix
         self.suffix = suffix
         self._init_cache(cache)
+        self._init_fallbacks(fallbacks)
         self._init_provider_options(provider=provider, settings=settings, profile=profile, model=model, retry=retry)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,7 +101,12 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         :raises ConfigurationError: if a setting holds a literal token secret.
         """
         return default_to_dict(
-            self, **self._provider_init_parameters(), prefix=self.prefix, suffix=self.suffix, cache=self.cache
+            self,
+            **self._provider_init_parameters(),
+            prefix=self.prefix,
+            suffix=self.suffix,
+            cache=self.cache,
+            fallbacks=self.fallbacks,
         )
 
     @classmethod
@@ -141,6 +151,8 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         }
         if "cache" in result.meta:
             meta["cache"] = result.meta["cache"]
+        if "fallback" in result.meta:
+            meta["fallback"] = result.meta["fallback"]
         return {"embedding": result.vector, "meta": meta}
 
     @component.output_types(embedding=list[float], meta=TextEmbeddingMeta)
@@ -154,7 +166,7 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         :raises ProviderError: if the provider fails beyond its retry policy.
         """
         query = self._text(text)
-        provider = self._ready_provider()
+        provider = self._with_fallbacks(self._ready_provider())
         return self._output(provider, self._embed_query(provider, query))
 
     @component.output_types(embedding=list[float], meta=TextEmbeddingMeta)
@@ -167,5 +179,5 @@ class ProviderTextEmbedder(CacheOption, ProviderComponentBase):
         :raises ProviderError: if the provider fails beyond its retry policy.
         """
         query = self._text(text)
-        provider = self._ready_provider()
+        provider = self._with_fallbacks(self._ready_provider())
         return self._output(provider, await self._aembed_query(provider, query))
