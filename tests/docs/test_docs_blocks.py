@@ -98,7 +98,18 @@ def test_markers_are_well_formed() -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[_page_id(p) for p in PAGES])
+def _needs_local(page: Path) -> bool:
+    try:
+        return any(b.needs_local and not b.skip for b in extract_blocks(page.read_text(encoding="utf-8"), ""))
+    except MarkerError:
+        return False
+
+
+# Pages with blocks for the `local` provider load real models: marked slow (deselect with -m "not slow").
+PAGE_PARAMS = [pytest.param(p, id=_page_id(p), marks=[pytest.mark.slow] if _needs_local(p) else []) for p in PAGES]
+
+
+@pytest.mark.parametrize("page", PAGE_PARAMS)
 def test_page_code_blocks_run(page: Path, docs_workdir: Path, request: pytest.FixtureRequest) -> None:
     try:
         blocks = extract_blocks(page.read_text(encoding="utf-8"), _page_id(page))
