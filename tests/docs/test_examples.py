@@ -252,15 +252,20 @@ SCRIPT_ARGS: dict[str, list[str]] = {
 }
 
 
-@pytest.mark.parametrize("script", sorted(SCRIPT_ARGS))
+FAKE_RUNS = [(script, args) for script, args in sorted(SCRIPT_ARGS.items())] + [
+    ("blog_chat_pipeline.py", [*SCRIPT_ARGS["blog_chat_pipeline.py"], "--async", "--stream"]),
+]
+
+
+@pytest.mark.parametrize(("script", "args"), FAKE_RUNS, ids=[" ".join([s, *a]) for s, a in FAKE_RUNS])
 def test_example_script_runs_on_fake(
-    script: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    script: str, args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = EXAMPLES / script
     if not path.is_file():
         pytest.fail(f"examples/{script} is listed but missing")
     monkeypatch.setenv("HAYSWITCH_PROVIDER", "fake")
-    out = _run_script(path, SCRIPT_ARGS[script], capsys)
+    out = _run_script(path, args, capsys)
     assert "Echo:" in out, out[-2000:]
 
 
