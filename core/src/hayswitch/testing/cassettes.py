@@ -260,7 +260,14 @@ def _block_dumper() -> type:
         style = "|" if "\n" in value else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
+    def list_presenter(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
+        # Vectors (lists of numbers) go on one line: a 1024-d embedding would otherwise take
+        # 1024 lines, and cassettes of full batches would grow to several MB each.
+        flow = bool(value) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
     BlockDumper.add_representer(str, str_presenter)
+    BlockDumper.add_representer(list, list_presenter)
     return BlockDumper
 
 
