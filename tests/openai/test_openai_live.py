@@ -151,7 +151,7 @@ def test_timeout_is_provider_timeout(live_settings: dict[str, Any]) -> None:
 
 def test_llamacpp_truncates_long_embedding_inputs(provider: OpenAIProvider) -> None:
     """llama.cpp (unlike OpenAI/vLLM, see the contract override) embeds over-long input truncated."""
-    text = " ".join(f"word{i % 50}" for i in range(1000))  # ~3000 tokens > n_ctx 2048
+    text = " ".join(f"word{i % 50}" for i in range(1000))  # ~3000 tokens: far beyond the window
     result = provider.embed_documents([text])
     assert result.dimension == 576
 
