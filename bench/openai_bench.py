@@ -34,7 +34,7 @@ def bench(threads: int | None, n_texts: int, n_generations: int) -> dict[str, An
     started = time.perf_counter()
     with LlamaCppServer(n_threads=threads) as server:
         results["server_start_s"] = round(time.perf_counter() - started, 2)
-        base = {"base_url": server.base_url, "api_key": None, "chat_model": DEFAULT_ALIAS}
+        base: dict[str, Any] = {"base_url": server.base_url, "api_key": None, "chat_model": DEFAULT_ALIAS}
         provider = get_provider("openai", embedding_model=DEFAULT_ALIAS, **base)
         provider.generate("warm up", {"max_tokens": 1})
         provider.embed_text("warm up")
