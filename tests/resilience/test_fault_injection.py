@@ -16,7 +16,10 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -94,33 +97,70 @@ def gradient_embedder(emu: EmulatorProcess, **options: Any) -> ProviderDocumentE
 # --------------------------------------------------------------------------- leak accounting
 
 
-def _resources() -> tuple[set[int], int, int]:
-    threads = {t.ident for t in threading.enumerate() if t.ident is not None}
-    fds = os.listdir("/proc/self/fd")
-    sockets = 0
-    for fd in fds:
+@dataclass(frozen=True)
+class Resources:
+    """What this process holds: thread ids, TCP connections to the emulator (by socket inode),
+    and file descriptors that are not sockets. Other in-process servers (a session-wide emulator
+    of another test module) keep their own sockets; only connections to *our* emulator count."""
+
+    threads: frozenset[int]
+    emulator_connections: frozenset[str]
+    other_fds: frozenset[str]
+
+
+def _socket_peers() -> dict[str, int]:
+    """socket inode -> remote port, from /proc/net/tcp and tcp6."""
+    peers: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            sockets += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            lines = Path(table).read_text().splitlines()[1:]
         except OSError:
-            pass
-    return threads, len(fds), sockets
+            continue
+        for line in lines:
+            cols = line.split()
+            peers[cols[9]] = int(cols[2].rsplit(":", 1)[1], 16)
+    return peers
 
 
-def assert_no_leaks(before: tuple[set[int], int, int]) -> None:
-    """Threads, file descriptors and sockets are back to what they were (closing is synchronous,
-    but give finished threads a moment to be reaped)."""
+def _resources(port: int) -> Resources:
+    threads = frozenset(t.ident for t in threading.enumerate() if t.ident is not None)
+    peers = _socket_peers()
+    connections, others = set(), set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # the listing's own descriptor, already closed
+        if target.startswith("socket:["):
+            inode = target[len("socket:[") : -1]
+            if peers.get(inode) == port:
+                connections.add(inode)
+        else:
+            others.add(f"{fd}->{target}")
+    return Resources(threads, frozenset(connections), frozenset(others))
+
+
+def assert_no_leaks(before: Resources, port: int) -> None:
+    """No new thread, no connection to the emulator left open, no new file descriptor (closing is
+    synchronous; finished threads get a moment to be reaped)."""
     deadline = time.monotonic() + 5
     while True:
         gc.collect()
-        threads, fds, sockets = _resources()
-        extra = threads - before[0]
-        if (not extra and fds <= before[1] and sockets <= before[2]) or time.monotonic() > deadline:
+        now = _resources(port)
+        threads = now.threads - before.threads
+        connections = now.emulator_connections - before.emulator_connections
+        fds = now.other_fds - before.other_fds
+        if not (threads or connections or fds) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    names = [t.name for t in threading.enumerate() if t.ident in extra]
-    assert not extra, f"leaked threads: {names}"
-    assert sockets <= before[2], f"leaked sockets: {sockets} open, {before[2]} before"
-    assert fds <= before[1], f"leaked file descriptors: {fds} open, {before[1]} before"
+    names = [t.name for t in threading.enumerate() if t.ident in threads]
+    assert not threads, f"leaked threads: {names}"
+    assert not connections, f"leaked connections to the emulator: {len(connections)}"
+    assert not fds, f"leaked file descriptors: {sorted(fds)}"
+
+
+def _port(emu: EmulatorProcess) -> int:
+    return int(urlparse(emu.url).port or 0)
 
 
 # --------------------------------------------------------------------------- emulator
@@ -140,7 +180,7 @@ def test_5000_documents_under_faults_each_embedded_once_in_order_with_its_own_ve
     docs = corpus(5_000)
     embedder = gradient_embedder(emu, batch_size=256, max_concurrency=8)
     embedder.warm_up()
-    before = _resources()
+    before = _resources(_port(emu))
     for rule in FAULTS:
         emu.add_fault(rule)
 
@@ -157,7 +197,7 @@ def test_5000_documents_under_faults_each_embedded_once_in_order_with_its_own_ve
     np.testing.assert_allclose(got, expected(docs), atol=1e-9)  # each with the vector of its own text
     assert out["meta"]["retries"] == sum(injected.values())  # each fault cost exactly one retry
     assert out["meta"]["counts"] == {"documents": 5000, "embedded": 5000, "skipped": 0, "failed": 0}
-    assert_no_leaks(before)
+    assert_no_leaks(before, _port(emu))
 
 
 def test_slower_than_the_timeout_is_retried(emu: EmulatorProcess) -> None:
@@ -255,7 +295,7 @@ async def test_200_concurrent_run_async_calls_complete(emu: EmulatorProcess) -> 
     queries = ProviderTextEmbedder(provider="gradient", settings={"host": emu.api_url, "timeout": 30.0}, retry=RETRY)
     embedder.warm_up()
     queries.warm_up()
-    _, fds_before, sockets_before = _resources()
+    before = _resources(_port(emu))
     emu.add_fault(kind="429", rate=0.2, times=30, retry_after=0.01)
     emu.add_fault(kind="503", rate=0.1, times=10)
     batches = [corpus(10, marker=f"call {c}") for c in range(100)]
@@ -272,10 +312,10 @@ async def test_200_concurrent_run_async_calls_complete(emu: EmulatorProcess) -> 
     await embedder.close_async()
     await queries.close_async()
     gc.collect()
-    _, fds_after, sockets_after = _resources()
+    after = _resources(_port(emu))
     # (the loop's default executor threads belong to the event loop and end with it)
-    assert sockets_after <= sockets_before
-    assert fds_after <= fds_before
+    assert after.emulator_connections <= before.emulator_connections, "connections to the emulator left open"
+    assert after.other_fds <= before.other_fds, f"leaked file descriptors: {sorted(after.other_fds - before.other_fds)}"
 
 
 # --------------------------------------------------------------------------- fake provider
@@ -295,7 +335,7 @@ def test_fake_provider_5000_documents_under_faults_exactly_once() -> None:
         progress_bar=False,
     )
     embedder.warm_up()
-    before = _resources()
+    before = _resources(0)
     provider = embedder.provider_instance
     out = embedder.run(docs)
     assert provider.embedded_texts == 5_000  # type: ignore[union-attr]
@@ -304,7 +344,7 @@ def test_fake_provider_5000_documents_under_faults_exactly_once() -> None:
         assert doc.embedding == fake_embedding(doc.content or "", 64)
     assert out["meta"]["retries"] == 3
     embedder.close()
-    assert_no_leaks(before)
+    assert_no_leaks(before, 0)
 
 
 @pytest.mark.parametrize("kind", ["wrong_count", "server", "connection", "response", "timeout"])
@@ -331,3 +371,14 @@ def test_fake_provider_timeout_setting() -> None:
     assert stats.attempts == 2
     fast = get_provider("fake", latency=0.01, timeout=0.5)
     assert len(fast.embed_documents(["fine"]).vectors) == 1
+
+
+def test_the_leak_check_catches_an_unclosed_client(emu: EmulatorProcess) -> None:
+    """The accounting above is not vacuous: a provider left open keeps its connections."""
+    before = _resources(_port(emu))
+    provider = get_provider("gradient", host=emu.api_url, retry=NO_RETRY)
+    provider.embed_documents(["keep-alive"])
+    with pytest.raises(AssertionError, match="leaked connections to the emulator"):
+        assert_no_leaks(before, _port(emu))
+    provider.close()
+    assert_no_leaks(before, _port(emu))

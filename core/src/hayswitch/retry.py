@@ -244,7 +244,7 @@ class RetryPolicy(BaseModel):
             state.attempt_number,
             self.max_attempts,
             type(exc).__name__,
-            exc,
+            str(exc),  # a string, not the exception: log records must not keep responses (and sockets) alive
             wait,
         )
 

@@ -183,6 +183,11 @@ class GradientProvider(Provider, FineTuning):
         client = getattr(self, "_api_client", None)
         if client is not None:
             try:
+                # The SDK keeps the last raw response (``last_response``) and, through it, the pooled
+                # connections: drop it, or the sockets stay open until the client is collected.
+                last, client.last_response = getattr(client, "last_response", None), None
+                if last is not None and hasattr(last, "release_conn"):
+                    last.release_conn()
                 client.rest_client.pool_manager.clear()
                 client.close()
             finally:
@@ -567,6 +572,16 @@ def _never_sent(exc: BaseException, err: ProviderError) -> bool:
 _NUMBER_TYPES = frozenset({float, int})
 
 
+def _json_loads(raw: bytes) -> Any:
+    """``json.loads``, through orjson when it is installed: a 256 x 1024 embeddings response is
+    ~4x faster to parse, which is most of the client's CPU time per batch."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the stdlib parser is the fallback
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
 def _parse_embeddings(raw: bytes, expected: int, what: str) -> list[list[float]]:
     """Vectors from a raw ``GenerateEmbeddingSuccess`` body, put in input order by ``index``.
 
@@ -579,7 +594,7 @@ def _parse_embeddings(raw: bytes, expected: int, what: str) -> list[list[float]]
         return ResponseError(message, provider=PROVIDER)
 
     try:
-        data = json.loads(raw)
+        data = _json_loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise bad("the body is not valid JSON") from None
     items = data.get("embeddings") if isinstance(data, dict) else None
