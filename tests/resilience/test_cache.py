@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ def vec(text: str, dim: int = 8) -> list[float]:
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> EmbeddingCache:
+def cache(tmp_path: Path) -> Iterator[EmbeddingCache]:
     with EmbeddingCache(tmp_path / "c" / "cache.sqlite") as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 def test_put_then_get_in_input_order_with_misses_as_none(cache: EmbeddingCache) -> None:
@@ -93,7 +94,7 @@ def test_persists_across_instances_and_reads_either_dtype(tmp_path: Path) -> Non
     ids=lambda c: next(iter(c)),
 )
 def test_anything_that_changes_vectors_changes_the_key(cache: EmbeddingCache, change: dict[str, object]) -> None:
-    other = CacheNamespace(**{**NS.as_dict(), **change})  # type: ignore[arg-type]
+    other = CacheNamespace(**{**NS.as_dict(), **change})
     assert other.key != NS.key
     cache.put(NS, "text", vec("text"))
     assert cache.get(other, "text") is None
@@ -127,7 +128,7 @@ def test_dimension_is_recorded_and_enforced(cache: EmbeddingCache) -> None:
     cache.put(NS, "a", vec("a", 8))
     with pytest.raises(CacheError, match="Clear the cache"):
         cache.put(NS, "b", vec("b", 16))
-    declared = CacheNamespace(**{**NS.as_dict(), "dimension": 4})  # type: ignore[arg-type]
+    declared = CacheNamespace(**{**NS.as_dict(), "dimension": 4})
     with pytest.raises(CacheError, match="declared"):
         cache.put(declared, "b", vec("b", 8))
 
@@ -175,7 +176,7 @@ def test_large_lookups_are_chunked(cache: EmbeddingCache) -> None:
 
 
 def test_clear_stats_namespaces_and_size(cache: EmbeddingCache) -> None:
-    query = CacheNamespace(**{**NS.as_dict(), "input_type": "query"})  # type: ignore[arg-type]
+    query = CacheNamespace(**{**NS.as_dict(), "input_type": "query"})
     cache.put_many(NS, ["a", "b"], [vec("a"), vec("b")])
     cache.put(query, "q", vec("q"))
     listed = cache.namespaces()
@@ -318,7 +319,7 @@ def test_concurrent_processes_write_the_same_file_safely(tmp_path: Path) -> None
             assert g == pytest.approx(vec(text), abs=1e-6)
 
 
-def _forked_child(path: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _forked_child(path: str, queue: multiprocessing.Queue) -> None:
     inherited: EmbeddingCache = _INHERITED[0]
     inherited.put(NS, "from child", vec("from child"))  # must not reuse the parent's connection
     queue.put(inherited.get(NS, "from parent") is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 from haystack import Document, Pipeline
@@ -159,10 +160,10 @@ def test_cache_and_retry_round_trip_through_pipeline_yaml(tmp_path: Path) -> Non
     assert "max_attempts: 7" in yaml
     assert path in yaml
     loaded = Pipeline.loads(yaml)
-    embedder = loaded.get_component("embedder")
+    embedder = cast(ProviderDocumentEmbedder, loaded.get_component("embedder"))
     assert embedder.cache == path
     assert embedder.retry == RetryPolicy(max_attempts=7, jitter=False)
-    query = loaded.get_component("query")
+    query = cast(ProviderTextEmbedder, loaded.get_component("query"))
     assert query.cache is True
     assert query.retry == RetryPolicy(max_total_wait=30)
 

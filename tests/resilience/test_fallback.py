@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -35,7 +35,7 @@ from hayswitch.providers.fake import fake_embedding
 FAST = RetryPolicy(max_attempts=3, initial_wait=0, max_wait=0)
 
 
-def fake(**settings: object) -> Provider:
+def fake(**settings: Any) -> Provider:
     return get_provider("fake", retry=FAST, **settings)
 
 
@@ -232,6 +232,7 @@ def test_embedding_fallback_with_an_unknown_dimension_is_refused() -> None:
 def test_same_class_members_must_share_vector_settings() -> None:
     class _Prompted(_EmbedOnly):
         vector_settings: ClassVar[tuple[str, ...]] = ()
+        _prompt: str = ""
 
         def vector_settings_fingerprint(self) -> dict[str, object]:
             return {"query_prompt": self._prompt}
@@ -240,7 +241,7 @@ def test_same_class_members_must_share_vector_settings() -> None:
             return {"provider": self.name, "model": "m", "dimension": 64}
 
     a, b = _Prompted(), _Prompted()
-    a._prompt, b._prompt = "query: ", ""  # type: ignore[attr-defined]
+    a._prompt, b._prompt = "query: ", ""
     with pytest.raises(ConfigurationError, match="different vector settings"):
         check_embedding_spaces([("a", a), ("b", b)])
 

@@ -230,6 +230,7 @@ def test_each_fault_maps_to_its_typed_error(emu: EmulatorProcess, rule: dict[str
     emu.add_fault(rule, times=1)
     with pytest.raises(error) as info:
         provider.embed_documents(["one", "two"])
+    assert isinstance(info.value, ProviderError)
     assert info.value.retryable
     if isinstance(info.value, RateLimitError):
         assert info.value.retry_after == pytest.approx(0.25)
