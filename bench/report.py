@@ -269,7 +269,8 @@ def render_readme(current: str, section: str) -> str:
     if START in current and END in current:
         head, rest = current.split(START, 1)
         _, tail = rest.split(END, 1)
-        return head + block + tail.lstrip("\n")
+        tail = tail.lstrip("\n")
+        return head + block + ("\n" + tail if tail else "")
     if not current.strip():
         current = "# Benchmarks\n\nBenchmarks live here; they are not tests (timings depend on the machine).\n"
     return current.rstrip("\n") + "\n\n" + block
