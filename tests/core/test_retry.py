@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import tenacity.nap
 
+import hayswitch.retry
 from hayswitch import (
     AuthenticationError,
     InvalidRequestError,
@@ -29,8 +29,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def asleep(seconds: float) -> None:
         recorded.append(seconds)
 
-    monkeypatch.setattr(tenacity.nap.time, "sleep", recorded.append)
-    monkeypatch.setattr(asyncio, "sleep", asleep)
+    monkeypatch.setattr(hayswitch.retry, "_sleep", recorded.append)
+    monkeypatch.setattr(hayswitch.retry, "_asleep", asleep)
     return recorded
 
 

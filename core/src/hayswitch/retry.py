@@ -28,10 +28,12 @@ stats:`` every policy call made by this thread or task (and by threads started w
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import random
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -171,6 +173,17 @@ def _record_error(exc: BaseException, wait: float | None) -> None:
 # --------------------------------------------------------------------------- the policy
 
 
+def _sleep(seconds: float) -> None:
+    """Where retries wait (sync). An indirection so tests can patch ``hayswitch.retry._sleep``
+    instead of the process-wide ``time.sleep`` that servers in other threads also use."""
+    time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    """Where retries wait (async); see :func:`_sleep`."""
+    await asyncio.sleep(seconds)
+
+
 class RetryPolicy(BaseModel):
     """How failed provider calls are retried.
 
@@ -264,7 +277,7 @@ class RetryPolicy(BaseModel):
             if self.max_attempts == 1:
                 _record_attempt(True)
                 return fn()
-            for attempt in Retrying(**self._kwargs()):
+            for attempt in Retrying(sleep=lambda seconds: _sleep(seconds), **self._kwargs()):
                 with attempt:
                     _record_attempt(first)
                     first = False
@@ -281,7 +294,7 @@ class RetryPolicy(BaseModel):
             if self.max_attempts == 1:
                 _record_attempt(True)
                 return await fn()
-            async for attempt in AsyncRetrying(**self._kwargs()):
+            async for attempt in AsyncRetrying(sleep=lambda seconds: _asleep(seconds), **self._kwargs()):
                 with attempt:
                     _record_attempt(first)
                     first = False
