@@ -177,8 +177,9 @@ def index_paths(
             report.passages_removed += store.remove_file(key)
             report.files_removed += 1
 
-    # Embed all new/changed passages in one run (one progress bar).
-    batch = [doc for _, passages, _ in todo for doc in passages]
+    # Embed all new/changed passages in one run (one progress bar). Sorted by length, each
+    # batch holds passages of similar size, so little compute is spent on padding.
+    batch = sorted((doc for _, passages, _ in todo for doc in passages), key=lambda d: len(d.content or ""))
     if batch:
         result = embedder.run(documents=batch)
         embedded: list[Document] = result["documents"]

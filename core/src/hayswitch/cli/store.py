@@ -62,11 +62,14 @@ SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
 SPLITTER: dict[str, Any] = {
     "sections": "markdown-headings",
     "split_by": "word",
-    "split_length": 120,
-    "split_overlap": 20,
+    "split_length": 80,
+    "split_overlap": 15,
 }
-"""Markdown is cut at headings, then into passages of ~120 words (under all-MiniLM-L6-v2's
-256-token window) with a 20-word overlap. Stored in the index: changing it re-embeds every file."""
+"""Markdown is cut at headings, then into passages of at most 80 words with a 15-word overlap.
+Technical text (code, paths, identifiers) takes 2-3 word pieces per word, so 80 words stay within
+all-MiniLM-L6-v2's 256-token window, which keeps each whole passage in its vector, and three
+passages make a short prompt for a small model. The settings are stored in the index; changing
+them re-embeds every file."""
 
 
 class StoreError(InvalidInputError):
