@@ -70,8 +70,8 @@ def build_passages(n: int, seed: int = 0) -> list[str]:
 def bench_embeddings(n: int, batch_size: int, rounds: int) -> dict[str, Any]:
     from haystack import Document
 
-    from hayswitch_local import LocalProvider
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
+    from hayswitch_local import LocalProvider
 
     passages = build_passages(n)
     docs = [Document(content=p) for p in passages]
@@ -100,8 +100,11 @@ def bench_embeddings(n: int, batch_size: int, rounds: int) -> dict[str, Any]:
         start = time.perf_counter()
         out = component.run(documents=docs)["documents"]
         comp_times.append(time.perf_counter() - start)
-    assert len(out) == n and raw.shape == (n, 384)
-    max_diff = max(abs(a - b) for d, r in zip(out[:50], raw[:50], strict=True) for a, b in zip(d.embedding, r, strict=True))
+    if len(out) != n or raw.shape != (n, 384):
+        raise RuntimeError(f"expected {n} vectors of 384 floats on both sides, got {len(out)} and {raw.shape}")
+    max_diff = max(
+        abs(a - b) for d, r in zip(out[:50], raw[:50], strict=True) for a, b in zip(d.embedding, r, strict=True)
+    )
     raw_best, comp_best = min(raw_times), min(comp_times)
     return {
         "passages": n,
@@ -123,8 +126,8 @@ def bench_generation(max_tokens: int, rounds: int) -> dict[str, Any]:
     from haystack.dataclasses import ChatMessage
     from llama_cpp import Llama
 
-    from hayswitch_local import DEFAULT_CHAT_MODEL, LocalProvider, resolve_chat_model
     from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
+    from hayswitch_local import DEFAULT_CHAT_MODEL, LocalProvider, resolve_chat_model
 
     settings = LocalProvider.settings_model()
     system = "You answer questions using only the numbered context passages."
@@ -138,7 +141,7 @@ def bench_generation(max_tokens: int, rounds: int) -> dict[str, Any]:
     generator.warm_up()
     shared = generator.provider_instance.chat_llm().model  # type: ignore[union-attr]
     path = resolve_chat_model(DEFAULT_CHAT_MODEL)
-    raw_llm = Llama(
+    raw_llm: Any = Llama(
         model_path=str(path),
         n_ctx=settings.n_ctx,  # type: ignore[attr-defined]
         n_threads=settings.n_threads,  # type: ignore[attr-defined]
@@ -249,8 +252,9 @@ def main() -> int:
     print(json.dumps(results, indent=2))
     print(
         "\n| measure | raw library | through hayswitch | ratio (best / median) |\n|---|---|---|---|\n"
-        f"| embeddings, {e['passages']} passages, batch {e['encode_batch_size']} | {e['raw_passages_per_s']} passages/s "
-        f"| {e['component_passages_per_s']} passages/s | {e['ratio_best']} / {e['ratio_median']} |\n"
+        f"| embeddings, {e['passages']} passages, batch {e['encode_batch_size']} "
+        f"| {e['raw_passages_per_s']} passages/s | {e['component_passages_per_s']} passages/s "
+        f"| {e['ratio_best']} / {e['ratio_median']} |\n"
         f"| generation, {g['prompt_tokens']}-token prompt, {g['max_tokens']} new tokens | "
         f"{max(g['raw_tokens_per_s'])} tokens/s | {max(g['component_tokens_per_s'])} tokens/s | "
         f"{g['ratio_best']} / {g['ratio_median']} |\n"

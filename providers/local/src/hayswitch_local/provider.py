@@ -110,7 +110,7 @@ class LocalProvider(Provider):
         embeddings=True,
         generation=True,
         streaming=True,
-        max_batch_size=64,
+        max_batch_size=256,
         embedding_dimension=DEFAULT_EMBEDDING_DIMENSION,
         normalized_embeddings=True,
         long_text="truncate",
