@@ -146,6 +146,16 @@ def test_new_file_is_added_incrementally(corpus: Path, tmp_path: Path, embedded_
     assert "1 new, 0 changed, 3 unchanged" in result.stdout
 
 
+def test_exclude_leaves_out_folders_and_globs_and_drops_them_from_an_index(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    result = index(corpus, store, "--exclude", "guides", "-x", "*.txt")
+    assert result.exit_code == 0, result.output
+    assert "0 new, 0 changed, 1 unchanged, 2 removed" in result.stdout
+    files = {Path(k).name for k in json.loads(store.read_text())["files"]}
+    assert files == {"long.md"}
+
+
 def test_default_store_location(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert hs("index", corpus, "--provider", "fake", "-q").exit_code == 0

@@ -8,7 +8,7 @@ indexed folders).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ def index_paths(
     progress: bool = True,
     on_warning: Callable[[str], None] | None = None,
     cache: bool | Path = True,
+    exclude: Sequence[str] = (),
 ) -> IndexReport:
     """Index ``paths`` into the index file ``store_path`` (the work behind ``hayswitch index``).
 
@@ -84,6 +85,8 @@ def index_paths(
     :raises HayswitchError: provider configuration or embedding failures.
     :param on_warning: called with each warning (skipped files) as soon as it is known; the
         warnings are also collected in the report.
+    :param exclude: glob patterns of files or folders to leave out, relative to each folder given
+        (``api`` leaves out ``<folder>/api/``); files indexed before and now excluded are removed.
     :param cache: the persistent embedding cache (:mod:`hayswitch.cache`): True (default) for
         ``cache.sqlite`` next to the index file, a path, or False for none. Passages embedded before
         with the same provider, model and settings are not sent again, even after ``rebuild``.
@@ -110,7 +113,7 @@ def index_paths(
         if on_warning is not None:
             on_warning(message)
 
-    files, warnings = collect_files(paths)
+    files, warnings = collect_files(paths, exclude)
     for message in warnings:
         warn(message)
     if rebuild:
@@ -224,6 +227,9 @@ def register(app: typer.Typer) -> None:
             False, "--rebuild", help="Start a new index, replacing the file (also a corrupt or mismatched one)."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        exclude: list[str] = typer.Option(
+            [], "--exclude", "-x", help="Glob of files or folders to leave out, relative to each folder (repeatable)."
+        ),
         cache: bool = typer.Option(
             True, "--cache/--no-cache", help="Reuse embeddings from cache.sqlite next to the index file."
         ),
@@ -241,6 +247,7 @@ def register(app: typer.Typer) -> None:
                 rebuild=rebuild,
                 progress=not quiet,
                 cache=cache,
+                exclude=exclude,
                 on_warning=lambda message: typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True),
             )
         typer.echo(report.summary())

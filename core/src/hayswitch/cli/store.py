@@ -21,6 +21,7 @@ stays cheap.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from hayswitch.errors import ConfigurationError, InvalidInputError
@@ -97,9 +98,19 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+def _excluded(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
+    """Whether a file (path relative to the folder being walked) matches an exclude pattern: the
+    pattern is matched (fnmatch) against the file's relative path and each of its parent folders,
+    so ``api`` leaves out the folder ``api/`` and ``*.draft.md`` every draft."""
+    candidates = [relative.as_posix(), *(parent.as_posix() for parent in relative.parents if parent.parts)]
+    return any(fnmatch.fnmatch(c, pattern.strip("/")) for pattern in patterns for c in candidates)
+
+
+def collect_files(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[list[Path], list[str]]:
     """The ``.md`` / ``.txt`` files named by ``paths`` (folders are walked recursively; hidden
     files and folders such as ``.git`` are skipped), resolved, de-duplicated and sorted.
+
+    :param exclude: glob patterns, relative to each folder walked, of files or folders to leave out.
 
     :returns: the files and one warning per path that contributed nothing.
     :raises InvalidInputError: if a path does not exist, or no supported file is found at all.
@@ -117,7 +128,10 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
             files = sorted(
                 p
                 for p in root.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not _is_hidden(p, root)
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not _is_hidden(p, root)
+                and not _excluded(PurePosixPath(p.relative_to(root).as_posix()), exclude)
             )
             if not files:
                 warnings.append(f"{raw}: no .md or .txt files in this folder")
