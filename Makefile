@@ -36,11 +36,12 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): constraints.txt core/pyproject.toml $(wildcard providers/*/pyproject.toml) $(wildcard tools/*/pyproject.toml) $(wildcard examples/provider-template/pyproject.toml)
+$(STAMP): constraints.txt core/pyproject.toml $(wildcard providers/*/pyproject.toml) $(wildcard tools/*/pyproject.toml) $(wildcard examples/provider-template/pyproject.toml) docs/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]") -e "examples/provider-template[test]"
+	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]") -e "examples/provider-template[test]" \
+	  -r docs/requirements.txt
 	@touch $@
 
 lint: install
@@ -73,7 +74,6 @@ record: install
 	HAYSWITCH_RECORD=1 $(BIN)/pytest -m cassette tests/$(PROVIDER) $(PYTEST_ARGS)
 
 docs: install
-	$(PIP) install -q -r docs/requirements.txt
 	$(BIN)/mkdocs build --strict
 
 bench: install
