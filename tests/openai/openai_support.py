@@ -23,5 +23,6 @@ def server_settings(base_url: str, **extra: Any) -> dict[str, Any]:
         "chat_model": DEFAULT_ALIAS,
         "embedding_model": DEFAULT_ALIAS,
         "timeout": 30.0,
+        "long_text": "truncate",  # llama-cpp-python truncates over-long embedding inputs
         **extra,
     }

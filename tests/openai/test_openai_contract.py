@@ -27,14 +27,15 @@ class TestOpenAIContract(ProviderContractTests):
     def _server_when_recording(self, record_server: LlamaCppServer | None) -> None:
         """Recording needs the real server on the recorded port; replay needs nothing."""
 
-    def test_embed_very_long_text(self) -> None:  # type: ignore[override]
-        """``long_text="error"``: an over-long input raises an InvalidInputError.
+    def test_context_length_error_is_an_invalid_input_error(self) -> None:
+        """``long_text="error"`` (the default): an over-long input raises an InvalidInputError.
 
         OpenAI, vLLM, SGLang and TGI refuse an input longer than the model's window with HTTP 400
         ``context_length_exceeded``; the llama.cpp server used for the other cassettes instead
-        truncates embedding inputs silently (llama-cpp-python hard-codes ``truncate=True``), which
-        ``test_live.py::test_llamacpp_truncates_long_embedding_inputs`` checks. So this rule is
-        checked against OpenAI's documented error body, served by an HTTP transport.
+        truncates embedding inputs silently (llama-cpp-python hard-codes ``truncate=True``): the
+        server settings say ``long_text="truncate"``, which the kit's own
+        ``test_embed_very_long_text`` checks from a cassette here. The error path is checked against
+        OpenAI's documented error body, served by an HTTP transport.
         """
         words = " ".join(f"alpha{i % 97}" for i in range(self.long_text_words))
         seen: list[dict[str, Any]] = []

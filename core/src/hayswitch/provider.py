@@ -230,6 +230,13 @@ class Provider(ABC):
         """The vector size, when known before the first request."""
         return self.capabilities.embedding_dimension
 
+    @property
+    def long_text_behaviour(self) -> Literal["truncate", "error"]:
+        """What happens to an embedding input longer than the model's window: ``capabilities.long_text``
+        unless the backend decides (e.g. an HTTP provider whose servers differ) and the provider
+        overrides this from its settings."""
+        return self.capabilities.long_text
+
     def embedding_space(self) -> dict[str, Any]:
         """What identifies the vector space: provider, model and dimension (for provenance)."""
         return {"provider": self.name, "model": self.embedding_model_id, "dimension": self.embedding_dimension}

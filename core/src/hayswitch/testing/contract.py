@@ -568,7 +568,7 @@ class ProviderContractTests:
         self._require(contract_provider, "embeddings")
         vocabulary = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa")
         text = " ".join(vocabulary[i % len(vocabulary)] + str(i % 97) for i in range(self.long_text_words))
-        if self._caps(contract_provider).long_text == "truncate":
+        if contract_provider.long_text_behaviour == "truncate":
             result = contract_provider.embed_documents([text])
             assert len(result.vectors) == 1
             self._assert_vector(contract_provider, result.vectors[0], "long-text vector")

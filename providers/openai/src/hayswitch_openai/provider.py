@@ -151,6 +151,14 @@ class OpenAISettings(ProviderSettings):
             "otherwise (for servers that silently fall back to a default model, such as llama.cpp server)."
         ),
     )
+    long_text: Literal["error", "truncate"] = Field(
+        default="error",
+        description=(
+            "What the server does with an embedding input longer than the model's window: 'error' (OpenAI, vLLM, "
+            "SGLang and TGI refuse it with HTTP 400, raised as ContextLengthError) or 'truncate' (llama.cpp server "
+            "cuts it silently)."
+        ),
+    )
     content_filter: Literal["meta", "raise"] = Field(
         default="meta",
         description="On finish_reason 'content_filter': report it in meta ('meta') or raise ContentFilteredError.",
@@ -278,6 +286,39 @@ class OpenAIProvider(Provider):
 
     settings: OpenAISettings
 
+    @classmethod
+    def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
+        """How ``hayswitch check openai`` runs the contract kit.
+
+        Replay (default, from a source checkout): the cassettes in ``cassettes/openai``, recorded
+        from the llama.cpp OpenAI-compatible server the tests start (``make record PROVIDER=openai``),
+        with that server's test key and its model alias. ``--live``: the configured server
+        (``HAYSWITCH_OPENAI__*`` / ``OPENAI_*`` environment or ``-s KEY=VALUE``).
+        """
+        if live:
+            return {}
+        from pathlib import Path
+
+        from hayswitch_openai.llamacpp_server import DEFAULT_ALIAS
+
+        cassettes = Path(__file__).resolve().parents[4] / "cassettes" / "openai"
+        if not cassettes.is_dir():
+            return {}
+        key_var = "HAYSWITCH_TEST_OPENAI_KEY"
+        return {
+            "settings": {
+                "base_url": "http://127.0.0.1:18431/v1",
+                "api_key": f"env:{key_var}",
+                "chat_model": DEFAULT_ALIAS,
+                "embedding_model": DEFAULT_ALIAS,
+                "timeout": 30.0,
+                "long_text": "truncate",
+            },
+            "env": {key_var: "hayswitch-live-test-key"},
+            "cassette_dir": str(cassettes),
+            "test_class_name": "TestOpenAIContract",
+        }
+
     def __init__(
         self,
         settings: ProviderSettings | Mapping[str, Any] | None = None,
@@ -335,6 +376,11 @@ class OpenAIProvider(Provider):
     def embedding_dimension(self) -> int | None:
         """``dimensions`` if set, else the size learned from the first embedding response."""
         return self._dimension
+
+    @property
+    def long_text_behaviour(self) -> Literal["truncate", "error"]:
+        """The ``long_text`` setting: over-long inputs are refused or truncated by the server."""
+        return self.settings.long_text
 
     # ------------------------------------------------------------------ plumbing
     def _translate(self, exc: BaseException, model: str | None) -> ProviderError:
