@@ -5,25 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from haystack import component, default_from_dict, default_to_dict
+from haystack import component
 from haystack.dataclasses import ChatMessage, StreamingCallbackT, select_streaming_callback
-from haystack.utils import deserialize_callable, serialize_callable
 
-from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
+from haystack_integrations.common.hayswitch._base import Capability, ModelSetting
 from haystack_integrations.common.hayswitch._generation import (
     agenerate_reply,
     generate_reply,
     merge_generation_kwargs,
     to_provider_messages,
 )
-from haystack_integrations.common.hayswitch._resilience import FallbackOption
-from hayswitch import InvalidInputError, RetryPolicy
+from haystack_integrations.common.hayswitch._generator_base import GeneratorComponentBase
+from hayswitch import RetryPolicy
 
 __all__ = ["ProviderChatGenerator"]
 
 
 @component
-class ProviderChatGenerator(FallbackOption, ProviderComponentBase):
+class ProviderChatGenerator(GeneratorComponentBase):
     """Completes chats with a hayswitch provider, following Haystack's ChatGenerator protocol.
 
     Each reply's meta carries ``model``, ``index``, ``finish_reason``, ``usage``
@@ -82,20 +81,16 @@ class ProviderChatGenerator(FallbackOption, ProviderComponentBase):
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: if ``provider`` is given and ``generation_kwargs`` are invalid for it.
         """
-        if generation_kwargs is not None and not isinstance(generation_kwargs, Mapping):
-            raise InvalidInputError(
-                f"ProviderChatGenerator: generation_kwargs must be a dict, got {type(generation_kwargs).__name__}."
-            )
-        if streaming_callback is not None and not callable(streaming_callback):
-            raise InvalidInputError("ProviderChatGenerator: streaming_callback must be callable.")
-        self.generation_kwargs = dict(generation_kwargs or {})
-        self.streaming_callback = streaming_callback
-        cls = self._init_provider_options(
-            provider=provider, settings=settings, profile=profile, model=model, retry=retry
+        self._init_generator(
+            provider=provider,
+            settings=settings,
+            profile=profile,
+            model=model,
+            retry=retry,
+            generation_kwargs=generation_kwargs,
+            streaming_callback=streaming_callback,
+            fallbacks=fallbacks,
         )
-        if cls is not None:
-            cls.validate_options(self.generation_kwargs)
-        self._init_fallbacks(fallbacks)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component (provider by name, secrets as env-var references, the callback
@@ -104,14 +99,7 @@ class ProviderChatGenerator(FallbackOption, ProviderComponentBase):
         :returns: the serialised component.
         :raises ConfigurationError: if a setting holds a literal token secret.
         """
-        callback = serialize_callable(self.streaming_callback) if self.streaming_callback else None
-        return default_to_dict(
-            self,
-            **self._provider_init_parameters(),
-            generation_kwargs=self.generation_kwargs,
-            streaming_callback=callback,
-            fallbacks=self.fallbacks,
-        )
+        return self._generator_to_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProviderChatGenerator:
@@ -120,13 +108,7 @@ class ProviderChatGenerator(FallbackOption, ProviderComponentBase):
         :param data: the dict from :meth:`to_dict`.
         :returns: the component.
         """
-        init = data.get("init_parameters", {})
-        if init.get("streaming_callback"):
-            data = {
-                **data,
-                "init_parameters": {**init, "streaming_callback": deserialize_callable(init["streaming_callback"])},
-            }
-        return default_from_dict(cls, data)
+        return cls._generator_from_dict(data)
 
     @component.output_types(replies=list[ChatMessage])
     def run(

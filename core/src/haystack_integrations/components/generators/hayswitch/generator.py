@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from haystack import component, default_from_dict, default_to_dict
+from haystack import component
 from haystack.dataclasses import StreamingCallbackT, select_streaming_callback
-from haystack.utils import deserialize_callable, serialize_callable
 
-from haystack_integrations.common.hayswitch._base import Capability, ModelSetting, ProviderComponentBase
+from haystack_integrations.common.hayswitch._base import Capability, ModelSetting
 from haystack_integrations.common.hayswitch._generation import agenerate_reply, generate_reply, merge_generation_kwargs
-from haystack_integrations.common.hayswitch._resilience import FallbackOption
+from haystack_integrations.common.hayswitch._generator_base import GeneratorComponentBase
 from hayswitch import InvalidInputError, Message, RetryPolicy
 
 __all__ = ["ProviderGenerator"]
 
 
 @component
-class ProviderGenerator(FallbackOption, ProviderComponentBase):
+class ProviderGenerator(GeneratorComponentBase):
     """Generates text from a prompt string with a hayswitch provider.
 
     The shape of the classic Haystack generators (and of ``GradientGenerator``): ``run(prompt)``
@@ -77,23 +76,19 @@ class ProviderGenerator(FallbackOption, ProviderComponentBase):
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: if ``provider`` is given and ``generation_kwargs`` are invalid for it.
         """
-        if generation_kwargs is not None and not isinstance(generation_kwargs, Mapping):
-            raise InvalidInputError(
-                f"ProviderGenerator: generation_kwargs must be a dict, got {type(generation_kwargs).__name__}."
-            )
         if system_prompt is not None and not isinstance(system_prompt, str):
             raise InvalidInputError("ProviderGenerator: system_prompt must be a string or None.")
-        if streaming_callback is not None and not callable(streaming_callback):
-            raise InvalidInputError("ProviderGenerator: streaming_callback must be callable.")
-        self.generation_kwargs = dict(generation_kwargs or {})
         self.system_prompt = system_prompt
-        self.streaming_callback = streaming_callback
-        cls = self._init_provider_options(
-            provider=provider, settings=settings, profile=profile, model=model, retry=retry
+        self._init_generator(
+            provider=provider,
+            settings=settings,
+            profile=profile,
+            model=model,
+            retry=retry,
+            generation_kwargs=generation_kwargs,
+            streaming_callback=streaming_callback,
+            fallbacks=fallbacks,
         )
-        if cls is not None:
-            cls.validate_options(self.generation_kwargs)
-        self._init_fallbacks(fallbacks)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component (provider by name, secrets as env-var references, the callback
@@ -102,15 +97,7 @@ class ProviderGenerator(FallbackOption, ProviderComponentBase):
         :returns: the serialised component.
         :raises ConfigurationError: if a setting holds a literal token secret.
         """
-        callback = serialize_callable(self.streaming_callback) if self.streaming_callback else None
-        return default_to_dict(
-            self,
-            **self._provider_init_parameters(),
-            generation_kwargs=self.generation_kwargs,
-            system_prompt=self.system_prompt,
-            streaming_callback=callback,
-            fallbacks=self.fallbacks,
-        )
+        return self._generator_to_dict(system_prompt=self.system_prompt)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProviderGenerator:
@@ -119,13 +106,7 @@ class ProviderGenerator(FallbackOption, ProviderComponentBase):
         :param data: the dict from :meth:`to_dict`.
         :returns: the component.
         """
-        init = data.get("init_parameters", {})
-        if init.get("streaming_callback"):
-            data = {
-                **data,
-                "init_parameters": {**init, "streaming_callback": deserialize_callable(init["streaming_callback"])},
-            }
-        return default_from_dict(cls, data)
+        return cls._generator_from_dict(data)
 
     def _messages(self, prompt: Any) -> list[Message]:
         if not isinstance(prompt, str):
