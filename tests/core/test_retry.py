@@ -94,3 +94,26 @@ def test_error_classes_declare_retryability() -> None:
     assert ProviderTimeoutError("x").retryable
     assert not AuthenticationError("x").retryable
     assert not ServerError("x", retryable=False).retryable
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2", 2.0),
+        (" 0.5 ", 0.5),
+        ("-3", 0.0),
+        ("soon", None),
+        ("nan", None),
+        (None, None),
+        ("Wed, 21 Oct 2015 07:28:20 GMT", 20.0),  # an HTTP date, 20 s after `now`
+        ({"Retry-After": "7"}, 7.0),
+        ({"retry-after-ms": "250", "Retry-After": "7"}, 0.25),  # the millisecond header wins
+        ({"retry-after-ms": "bogus", "retry-after": "3"}, 3.0),
+        ({"content-type": "application/json"}, None),
+    ],
+)
+def test_parse_retry_after(value: object, expected: float | None) -> None:
+    from email.utils import parsedate_to_datetime
+
+    now = parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
+    assert hayswitch.retry.parse_retry_after(value, now=now) == expected  # type: ignore[arg-type]

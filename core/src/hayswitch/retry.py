@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
+import email.utils
 import logging
+import math
 import random
 import threading
 import time
@@ -171,6 +174,49 @@ def _record_error(exc: BaseException, wait: float | None) -> None:
 
 
 # --------------------------------------------------------------------------- the policy
+
+
+def parse_retry_after(value: str | Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait, from a ``Retry-After`` value or from response headers.
+
+    Given headers, ``retry-after-ms`` (OpenAI-style) wins over ``Retry-After``. A value is either
+    delta-seconds or an HTTP date. Provider adapters use this to fill
+    :attr:`~hayswitch.errors.RateLimitError.retry_after`.
+
+    :param value: a header value, a mapping of headers (any case), or None.
+    :param now: the current time (epoch seconds) for HTTP dates; defaults to ``time.time()``.
+    :returns: a non-negative number of seconds, or None when nothing usable was given.
+    """
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        lowered = {str(k).lower(): str(v) for k, v in value.items()}
+        raw_ms = lowered.get("retry-after-ms")
+        if raw_ms:
+            try:
+                millis = float(raw_ms)
+            except ValueError:
+                millis = -1.0
+            if math.isfinite(millis) and millis >= 0:
+                return millis / 1000.0
+        found = lowered.get("retry-after")
+        if not found:
+            return None
+        value = found
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 def _sleep(seconds: float) -> None:

@@ -14,9 +14,7 @@ and the body, so :func:`scrub_api_exception` trims the original exception (kept 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from hayswitch.errors import (
@@ -34,6 +32,7 @@ from hayswitch.errors import (
     ResponseError,
     ServerError,
 )
+from hayswitch.retry import parse_retry_after
 
 __all__ = ["Redactor", "api_error_details", "parse_retry_after", "scrub_api_exception", "translate"]
 
@@ -52,28 +51,6 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            from datetime import UTC, datetime
-
-            when = parsedate_to_datetime(value)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def _body_text(exc: Any) -> str:

@@ -7,9 +7,7 @@ shaped like an OpenAI key (``sk-...``) are redacted from server-provided text.
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,6 +25,7 @@ from hayswitch.errors import (
     ResponseError,
     ServerError,
 )
+from hayswitch.retry import parse_retry_after
 
 __all__ = [
     "PROVIDER_NAME",
@@ -61,38 +60,6 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
             text = text.replace(secret, "***")
     text = _BEARER.sub("Bearer ***", text)
     return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
-
-
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date).
-
-    :returns: a non-negative number of seconds, or None when the headers say nothing usable.
-    """
-    if not headers:
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms:
-        try:
-            value = float(raw_ms) / 1000.0
-        except ValueError:
-            value = -1.0
-        if value >= 0:
-            return value
-    raw = lowered.get("retry-after")
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = parsed.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 def _server_detail(exc: Any, secrets: Iterable[str | None]) -> str:
