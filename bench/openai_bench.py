@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from hayswitch import get_provider
-from hayswitch_openai.llamacpp_server import DEFAULT_ALIAS, LlamaCppServer
+from llamacpp_server import DEFAULT_ALIAS, LlamaCppServer
 
 
 def _texts(n: int) -> list[str]:

@@ -1,7 +1,8 @@
 """docs/writing-a-provider.md works as written: its code, laid out as the package the guide
 describes (with a dist-info, as pip installs it), is discovered through its entry point and passes
-the whole contract kit -- first recording cassettes against a stand-in Acme API on 127.0.0.1,
-then replaying them with that server stopped.
+the whole contract kit -- first recording cassettes against a stand-in Acme API on 127.0.0.1 with
+the *real* key (the declaration's dummy key is for replays only), then replaying them with that
+server stopped and only the dummy key set.
 
 (The recording here goes to a temporary directory against a loopback server, so it is allowed even
 when ``CI`` is set; real cassettes are never recorded under CI.)
@@ -26,6 +27,7 @@ import pytest
 from hayswitch.providers.fake import fake_embedding
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "writing-a-provider.md"
+REAL_KEY = "real-acme-key-used-only-to-record"
 _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -43,7 +45,7 @@ def guide_files() -> dict[str, str]:
 class _AcmeHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        if self.headers.get("authorization") != "Bearer dummy-key-for-replay":
+        if self.headers.get("authorization") != f"Bearer {REAL_KEY}":
             self._send(401, {"error": "bad key"})
         elif self.path.endswith("/embed"):
             vectors = [fake_embedding(t, 16, body["model"]) for t in body["texts"]]
@@ -87,7 +89,7 @@ def _layout(root: Path, base_url: str) -> None:
         "tests/test_acme_contract.py",
     }, sorted(files)
     for rel, code in files.items():
-        if rel.startswith("tests/"):
+        if rel.endswith("plugin.py"):  # the declaration's contract settings point at the stand-in API
             code = code.replace("https://api.acme.example/v1", base_url)
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +108,12 @@ def _layout(root: Path, base_url: str) -> None:
 
 def _run_kit(root: Path, record: bool) -> dict[str, tuple[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAYSWITCH_") and k != "CI"}
-    env["PYTHONPATH"] = str(root / "src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "src"), os.environ.get("PYTHONPATH")]))
     env["HAYSWITCH_STRICT_PLUGINS"] = "1"
+    env.pop("ACME_API_KEY", None)
     if record:
         env["HAYSWITCH_RECORD"] = "1"
+        env["ACME_API_KEY"] = REAL_KEY  # recording uses the real credentials from the environment
     report = root / ("record.xml" if record else "replay.xml")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", str(report), "tests"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -133,10 +137,11 @@ def test_the_guide_package_passes_the_contract_kit(
     recorded = _run_kit(tmp_path, record=True)
     problems = {name: r for name, r in recorded.items() if r[0] in {"failure", "error"}}
     assert not problems, problems
-    cassettes = sorted((tmp_path / "cassettes" / "acme").glob("*.hayswitch.yaml"))
+    cassettes = sorted((tmp_path / "src" / "hayswitch_acme" / "cassettes").glob("*.hayswitch.yaml"))
     assert len(cassettes) >= 10
     for cassette in cassettes:
         text = cassette.read_text(encoding="utf-8")
+        assert REAL_KEY not in text
         assert "dummy-key-for-replay" not in text
         assert "REDACTED" in text
         assert "json:" in text

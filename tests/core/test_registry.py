@@ -143,7 +143,8 @@ def test_hook_that_raises_is_recorded_and_skipped(plugins: Any) -> None:
         """,
     )
     rows = _rows()
-    assert rows["raiser"].error == "register_providers() raised RuntimeError: boom in hook"
+    assert (rows["raiser"].error or "").startswith("register_providers() raised RuntimeError: boom in hook")
+    assert "raiser.py:6)" in (rows["raiser"].error or "")  # where it raised
     assert rows["fake"].ok
 
 
@@ -349,7 +350,7 @@ def test_no_default_provider_message(plugins: Any) -> None:
     assert "No provider is configured" in message
     assert "pip install hayswitch-local" in message
     assert "HAYSWITCH_PROVIDER" in message
-    assert "(fake)" in message
+    assert "Installed providers: fake." in message
 
 
 def test_direct_registration_validates_the_class() -> None:

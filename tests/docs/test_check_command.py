@@ -69,7 +69,7 @@ def test_failing_checks_are_explained_and_exit_non_zero() -> None:
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "FAIL embed_documents_cardinality_and_order: one vector per text, in input order" in out
+    assert "FAIL embed_documents_cardinality_and_order: One vector per text, in input order" in out
     assert "ServerError" in out
     assert "embed_empty_list_makes_no_request" in out  # no request needed: still passes
     assert "2 check(s) failed" in out
@@ -121,7 +121,7 @@ def test_setting_values_are_parsed_as_json() -> None:
         check._parse_settings(["dimension"])
 
 
-GRADIENT_CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "gradient"
+GRADIENT_CASSETTES = Path(__file__).resolve().parents[2] / "providers/gradient/src/hayswitch_gradient/cassettes"
 
 
 @pytest.mark.cassette

@@ -157,7 +157,7 @@ def test_rag_on_an_openai_compatible_server(rag: ModuleType, monkeypatch: pytest
     """
     from hayswitch import get_provider_class
     from hayswitch.testing import is_recording, use_cassette
-    from hayswitch_openai.llamacpp_server import DEFAULT_ALIAS, LlamaCppServer
+    from llamacpp_server import DEFAULT_ALIAS, LlamaCppServer
 
     monkeypatch.setenv("HAYSWITCH_PROVIDER", "openai")
     monkeypatch.setenv("HAYSWITCH_OPENAI__BASE_URL", f"http://127.0.0.1:{OPENAI_RECORD_PORT}/v1")

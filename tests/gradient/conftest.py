@@ -55,7 +55,12 @@ def record_emulator() -> Iterator[EmulatorServer | None]:
     server = EmulatorServer(build_config(access_tokens=[FAKE_TOKEN], workspace_ids=[FAKE_WORKSPACE]), port=RECORD_PORT)
     server.start()
     try:
-        yield server
+        # Recording uses the real credentials, which for the emulator are the fake ones (the
+        # contract kit applies its dummy env only when replaying).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("GRADIENT_ACCESS_TOKEN", FAKE_TOKEN)
+            patch.setenv("GRADIENT_WORKSPACE_ID", FAKE_WORKSPACE)
+            yield server
     finally:
         server.stop()
 

@@ -1,31 +1,25 @@
 """Constants and helpers shared by the ``gradient`` tests (imported by conftest and the tests).
 
-Cassettes live in ``cassettes/gradient`` and are recorded with the real ``gradientai`` SDK against
+Cassettes live in ``hayswitch_gradient/cassettes`` (package data) and are recorded with the real
+``gradientai`` SDK against
 the emulator (``tools/gradient-emulator``) on :data:`RECORD_PORT` -- or against a live
 Gradient-compatible endpoint when ``GRADIENT_API_URL`` (plus real ``GRADIENT_ACCESS_TOKEN`` /
 ``GRADIENT_WORKSPACE_ID``) is set while recording. The host the cassettes were recorded against is
-kept in ``cassettes/gradient/recorded_host.json`` so that replays send the same URLs.
+kept in ``recorded_host.json`` there so that replays send the same URLs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from hayswitch.testing import is_recording
+from hayswitch_gradient.plugin import BASE_SLUG, CASSETTES, FAKE_TOKEN, FAKE_WORKSPACE, HOST_FILE
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "gradient"
-HOST_FILE = CASSETTES / "recorded_host.json"
-
-FAKE_TOKEN = "fake-gradient-token-for-tests"
-"""Bearer token the test emulator accepts (obviously not a real credential)."""
-FAKE_WORKSPACE = "fake-workspace-for-tests_workspace"
-"""Workspace id the test emulator accepts (obviously not a real one)."""
+__all__ = ["BASE_SLUG", "CASSETTES", "FAKE_TOKEN", "FAKE_WORKSPACE", "HOST_FILE"]
 RECORD_PORT = 38211
 EMULATOR_RECORD_URL = f"http://127.0.0.1:{RECORD_PORT}/api"
-BASE_SLUG = "nous-hermes2"
 LIVE_API_URL = os.environ.get("GRADIENT_API_URL") or None
 """A live endpoint to record against (read once, before any test changes the environment)."""
 

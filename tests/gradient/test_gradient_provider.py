@@ -90,11 +90,17 @@ def test_importing_the_package_and_plugin_loads_no_sdk_or_haystack() -> None:
     assert out.strip() == "[]"
 
 
-def test_contract_settings_point_at_the_recorded_cassettes() -> None:
+def test_contract_declaration_points_at_the_shipped_cassettes() -> None:
     from gradient_support import CASSETTES, recorded_host
 
-    replay = GradientProvider.contract_settings()
-    assert replay["cassette_dir"] == str(CASSETTES)
-    assert replay["settings"]["host"] == recorded_host()
-    assert replay["test_class_name"] == "TestGradientContract"
-    assert "cassette_dir" not in GradientProvider.contract_settings(live=True)
+    from hayswitch.contracts import declared_contract
+    from hayswitch.testing import contract_test_class
+
+    declaration = declared_contract("gradient")
+    assert declaration is not None
+    assert declaration.cassette_dir == CASSETTES
+    assert CASSETTES.parent.name == "hayswitch_gradient"  # package data, shipped in the wheel
+    assert declaration.settings["host"] == recorded_host()
+    assert declaration.class_name == "TestGradientContract"
+    assert "authorization" in declaration.scrub_headers
+    assert contract_test_class("gradient", live=True).cassette_dir is None

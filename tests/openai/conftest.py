@@ -2,7 +2,7 @@
 
 * ``llama_server`` (session): llama-cpp-python's server with SmolLM2 (chat + mean-pooled
   embeddings), on a free port, requiring the bearer token :data:`LIVE_KEY`; always stopped.
-* Cassette tests replay from ``cassettes/openai``; with ``HAYSWITCH_RECORD=1`` the
+* Cassette tests replay from ``hayswitch_openai/cassettes`` (package data); with ``HAYSWITCH_RECORD=1`` the
   ``record_server`` fixture starts the same server on :data:`RECORD_PORT` (the port is part of
   the recorded URLs, so it is fixed) and the interactions are recorded from it.
 """
@@ -16,7 +16,7 @@ import pytest
 from openai_support import KEY_VAR, LIVE_KEY, RECORD_PORT, server_settings
 
 from hayswitch.testing import is_recording
-from hayswitch_openai.llamacpp_server import LlamaCppServer
+from llamacpp_server import LlamaCppServer
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,10 @@ def record_server() -> Iterator[LlamaCppServer | None]:
     server = LlamaCppServer(port=RECORD_PORT, api_key=LIVE_KEY)
     try:
         server.start()
-        yield server
+        # Recording uses the real credentials -- here the test server's key (the contract kit
+        # applies its dummy env only when replaying).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(KEY_VAR, LIVE_KEY)
+            yield server
     finally:
         server.stop()

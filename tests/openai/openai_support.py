@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from hayswitch_openai.llamacpp_server import DEFAULT_ALIAS
+from hayswitch_openai.plugin import TEST_KEY_VAR
+from llamacpp_server import DEFAULT_ALIAS
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "openai"
 LIVE_KEY = "hayswitch-live-test-key"
 """Bearer token the test server requires (not a real credential)."""
-KEY_VAR = "HAYSWITCH_TEST_OPENAI_KEY"
+KEY_VAR = TEST_KEY_VAR
 RECORD_PORT = 18431
-RECORD_BASE_URL = f"http://127.0.0.1:{RECORD_PORT}/v1"
 
 
 def server_settings(base_url: str, **extra: Any) -> dict[str, Any]:

@@ -1,28 +1,24 @@
-"""The contract-test kit on the ``openai`` provider, replayed from cassettes recorded against the
-llama.cpp OpenAI-compatible server (``make record PROVIDER=openai`` re-records them)."""
+"""The contract-test kit on the ``openai`` provider, replayed from the cassettes shipped in
+``hayswitch_openai/cassettes``, recorded against the llama.cpp OpenAI-compatible server
+(``HAYSWITCH_RECORD=1 pytest tests/openai`` re-records them).
+
+The class comes from the plugin's ContractDeclaration, as ``hayswitch check openai`` builds it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx2
 import pytest
-from openai_support import CASSETTES, KEY_VAR, LIVE_KEY, RECORD_BASE_URL, server_settings
 
 from hayswitch import InvalidInputError, InvalidRequestError
-from hayswitch.testing import ProviderContractTests
+from hayswitch.testing import contract_test_class
 from hayswitch_openai import OpenAIProvider
-from hayswitch_openai.llamacpp_server import LlamaCppServer
+from llamacpp_server import LlamaCppServer
 
 
-class TestOpenAIContract(ProviderContractTests):
-    provider_name = "openai"
-    settings: ClassVar[Mapping[str, Any]] = server_settings(RECORD_BASE_URL)
-    env: ClassVar[Mapping[str, str]] = {KEY_VAR: LIVE_KEY}
-    cassette_dir = CASSETTES
-
+class TestOpenAIContract(contract_test_class("openai")):  # type: ignore[misc]
     @pytest.fixture(autouse=True)
     def _server_when_recording(self, record_server: LlamaCppServer | None) -> None:
         """Recording needs the real server on the recorded port; replay needs nothing."""

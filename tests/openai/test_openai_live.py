@@ -24,7 +24,7 @@ from hayswitch import (
 )
 from hayswitch.retry import NO_RETRY
 from hayswitch_openai import OpenAIProvider
-from hayswitch_openai.llamacpp_server import LlamaCppServer
+from llamacpp_server import LlamaCppServer
 
 pytestmark = pytest.mark.live
 

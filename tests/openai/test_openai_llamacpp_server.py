@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hayswitch import ProviderConnectionError
-from hayswitch_openai.llamacpp_server import LlamaCppServer, find_smollm2_gguf, free_port, server_config
+from llamacpp_server import LlamaCppServer, find_smollm2_gguf, free_port, server_config
 
 
 def test_smollm2_gguf_is_found_in_the_package() -> None:
@@ -33,9 +34,10 @@ def test_server_config_serves_chat_and_pooled_embeddings(tmp_path: Path) -> None
 
 
 def test_cli_prints_the_config_without_the_key() -> None:
-    env = {"PATH": "/usr/bin:/bin", "SERVER_KEY": "very-secret-value"}
+    # sys.path: the dev-only tools/llamacpp-server may be importable only through pytest's pythonpath.
+    env = {"PATH": "/usr/bin:/bin", "SERVER_KEY": "very-secret-value", "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run(
-        [sys.executable, "-m", "hayswitch_openai.llamacpp_server", "--print-config", "--api-key-env", "SERVER_KEY"],
+        [sys.executable, "-m", "llamacpp_server", "--print-config", "--api-key-env", "SERVER_KEY"],
         capture_output=True,
         text=True,
         env=env,

@@ -22,7 +22,7 @@ from openai_support import KEY_VAR, LIVE_KEY
 
 from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder, ProviderTextEmbedder
 from haystack_integrations.components.generators.hayswitch import ProviderGenerator
-from hayswitch_openai.llamacpp_server import DEFAULT_ALIAS, LlamaCppServer
+from llamacpp_server import DEFAULT_ALIAS, LlamaCppServer
 
 pytestmark = pytest.mark.live
 

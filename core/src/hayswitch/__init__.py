@@ -17,10 +17,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from hayswitch.api import get_provider, get_provider_class, list_providers, resolve_provider
 from hayswitch.config import DEFAULT_PROVIDER, resolve_config
+from hayswitch.contracts import ContractDeclaration
 from hayswitch.errors import (
     AuthenticationError,
     ConfigurationError,
     ContentFilteredError,
+    ContextLengthError,
     DuplicateProviderError,
     EmbeddingFailedError,
     HayswitchError,
@@ -41,13 +43,15 @@ from hayswitch.errors import (
 )
 from hayswitch.finetune import AdapterInfo, FineTuneReport, FineTuneSample, FineTuning
 from hayswitch.hookspecs import hookimpl
+from hayswitch.http import error_for_status, normalise_finish_reason, redact
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.registry import ProviderInfo, get_registry, reset_registry
-from hayswitch.retry import NO_RETRY, RetryPolicy
+from hayswitch.retry import NO_RETRY, RetryPolicy, parse_retry_after
 from hayswitch.secrets import MissingSecretError, Secret, SecretField
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
+    FinishReason,
     GenerationChunk,
     GenerationOptions,
     GenerationResult,
@@ -69,10 +73,13 @@ __all__ = [
     "Capabilities",
     "ConfigurationError",
     "ContentFilteredError",
+    "ContextLengthError",
+    "ContractDeclaration",
     "DuplicateProviderError",
     "EmbeddingFailedError",
     "EmbeddingResult",
     "FineTuneReport",
+    "FinishReason",
     "FineTuneSample",
     "FineTuning",
     "GenerationChunk",
@@ -105,11 +112,15 @@ __all__ = [
     "UnsupportedOperation",
     "Usage",
     "__version__",
+    "error_for_status",
     "get_provider",
     "get_provider_class",
     "get_registry",
     "hookimpl",
     "list_providers",
+    "normalise_finish_reason",
+    "parse_retry_after",
+    "redact",
     "reset_registry",
     "resolve_config",
     "resolve_provider",

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hayswitch.config import DEFAULT_PROVIDER, ResolvedConfig, resolve_config
-from hayswitch.errors import ProviderNotFoundError
+from hayswitch.config import ResolvedConfig
 from hayswitch.provider import Provider, ProviderSettings
 from hayswitch.registry import ProviderInfo, get_registry
 from hayswitch.retry import RetryPolicy
@@ -43,23 +42,10 @@ def resolve_provider(
     :raises ProviderNotFoundError: if the resolved name is not installed.
     :raises SettingsError: naming each invalid field and where its value came from.
     """
-    resolved = resolve_config(provider, profile=profile, settings=settings, environ=environ, cwd=cwd)
-    try:
-        cls = get_provider_class(resolved.provider)
-    except ProviderNotFoundError as exc:
-        if not resolved.is_default:
-            raise
-        listed = ", ".join(exc.available) or "none"
-        raise ProviderNotFoundError(
-            DEFAULT_PROVIDER,
-            exc.available,
-            message=(
-                "No provider is configured and the default provider 'local' is not installed. "
-                "Install it (pip install hayswitch-local), or choose one of the installed providers "
-                f"({listed}) with HAYSWITCH_PROVIDER, a profile in hayswitch.toml, or provider=..."
-            ),
-        ) from None
-    return cls, resolved.validate(cls.settings_model), resolved
+    from hayswitch.routing import plan_provider
+
+    plan = plan_provider(provider, profile=profile, settings=settings, environ=environ, cwd=cwd)
+    return plan.cls, plan.settings, plan.resolved
 
 
 def get_provider(
@@ -80,5 +66,6 @@ def get_provider(
     :raises SettingsError: invalid settings, naming the field and its source.
     :raises MissingSecretError: a required secret is not set.
     """
-    cls, validated, _ = resolve_provider(name, profile=profile, settings=settings)
-    return cls(validated, retry=retry)
+    from hayswitch.routing import plan_provider
+
+    return plan_provider(name, profile=profile, settings=settings).create(retry)

@@ -18,11 +18,16 @@ so the original exception stays available as ``__cause__``. Messages never conta
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ContentFilteredError",
+    "ContextLengthError",
     "DuplicateProviderError",
     "EmbeddingFailedError",
     "HayswitchError",
@@ -40,7 +45,20 @@ __all__ = [
     "ServerError",
     "SettingsError",
     "UnsupportedOperation",
+    "format_validation_error",
 ]
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """One readable line per problem in a pydantic ``ValidationError``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown setting"
+        lines.append(f"{loc}: {msg}")
+    return lines
 
 
 class HayswitchError(Exception):
@@ -178,6 +196,17 @@ class NotFoundError(ProviderError):
 
 class InvalidRequestError(ProviderError):
     """The backend rejected the request as invalid (HTTP 400/422)."""
+
+
+class ContextLengthError(InvalidRequestError, InvalidInputError):
+    """The input is longer than the model's context window.
+
+    Raise it (or let :func:`hayswitch.http.error_for_status` raise it) when the server refuses an
+    over-long input, typically HTTP 400 ``context_length_exceeded``. It is both an
+    :class:`InvalidRequestError` (the server refused the request) and an :class:`InvalidInputError`
+    (the input is what must change: shorten or split it), so code handling either catches it, and
+    the contract kit's ``long_text="error"`` check accepts it. Never retried.
+    """
 
 
 class RateLimitError(ProviderError):

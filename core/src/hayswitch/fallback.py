@@ -50,13 +50,11 @@ Building chains from configuration (profiles in ``hayswitch.toml`` have a ``fall
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from hayswitch.config import ConfigFile, find_config_file, load_config_file, resolve_config
 from hayswitch.errors import (
     ConfigurationError,
     ContentFilteredError,
@@ -433,59 +431,14 @@ def resolve_fallback_specs(
     provider name takes its ``[providers.<name>]`` settings, the environment and the entry's
     ``settings``, but not the settings of the active profile (that is the failing member's).
     A mapping is ``{"provider": name, "settings": {...}}`` or ``{"profile": name, "settings":
-    {...}}`` (settings override the profile's).
+    {...}}`` (settings override the profile's). See :func:`hayswitch.routing.plan_fallbacks`.
 
     :raises ConfigurationError: for malformed entries, unknown profiles or providers (listing
         what exists), or invalid settings.
     """
-    from hayswitch.api import get_provider_class, resolve_provider
+    from hayswitch.routing import plan_fallbacks
 
-    env = os.environ if environ is None else environ
-    path = find_config_file(env, cwd)
-    config = load_config_file(path) if path else ConfigFile()
-    profiles = config.profiles
-    no_profile_config = config.model_copy(update={"default_profile": None})
-    no_profile_config.path = config.path
-    no_profile_env = {k: v for k, v in env.items() if k != "HAYSWITCH_PROFILE"}
-    out: list[tuple[str, type[Provider], ProviderSettings]] = []
-    for i, spec in enumerate(specs):
-        settings: Mapping[str, Any] | None = None
-        if isinstance(spec, str):
-            name = spec.strip()
-            kind = "profile" if name in profiles else "provider"
-        elif isinstance(spec, Mapping):
-            unknown = set(spec) - {"provider", "profile", "settings", "label"}
-            if unknown or ("provider" in spec) == ("profile" in spec):
-                raise ConfigurationError(
-                    f"fallbacks[{i}] must be a name or a mapping with exactly one of 'provider' or 'profile' "
-                    f"(and optionally 'settings', 'label'); got keys {sorted(spec)}."
-                )
-            kind = "profile" if "profile" in spec else "provider"
-            name = str(spec[kind]).strip()
-            raw_settings = spec.get("settings") or {}
-            if not isinstance(raw_settings, Mapping):
-                raise ConfigurationError(f"fallbacks[{i}].settings must be a mapping.")
-            settings = raw_settings
-        else:
-            raise ConfigurationError(
-                f"fallbacks[{i}] must be a profile/provider name or a mapping, got {type(spec).__name__}."
-            )
-        if not name:
-            raise ConfigurationError(f"fallbacks[{i}] is empty.")
-        if kind == "profile":
-            if name not in profiles:
-                known = ", ".join(sorted(profiles)) or "none defined"
-                raise ConfigurationError(f"fallbacks[{i}]: unknown profile {name!r}. Known profiles: {known}.")
-            cls, validated, _ = resolve_provider(profile=name, settings=settings, environ=environ, cwd=cwd)
-        else:
-            # A bare provider name takes [providers.<name>], the environment and explicit settings, but
-            # not the active profile's settings: those belong to the member that is failing.
-            resolved = resolve_config(name, settings=settings, environ=no_profile_env, config=no_profile_config)
-            cls = get_provider_class(resolved.provider)
-            validated = resolved.validate(cls.settings_model)
-        label = str(spec.get("label", name)) if isinstance(spec, Mapping) else name
-        out.append((label, cls, validated))
-    return out
+    return [(p.label, p.cls, p.settings) for p in plan_fallbacks(specs, environ=environ, cwd=cwd)]
 
 
 def build_fallback_chain(
@@ -511,35 +464,35 @@ def build_fallback_chain(
     :raises ConfigurationError: for unknown names, invalid settings, duplicate members, missing
         capabilities, or (embeddings) members of different embedding spaces.
     """
-    from hayswitch.api import resolve_provider
+    from hayswitch.routing import ChainPlan, ProviderPlan, plan_chain, plan_fallbacks
 
     policy = RetryPolicy.coerce(retry)
-    created: list[Provider] = []
-    try:
-        if isinstance(provider, Provider):
-            primary: Provider = provider
-            label = provider.name
-            configured: list[str] = []
-        else:
-            cls, validated, resolved = resolve_provider(
-                provider, profile=profile, settings=settings, environ=environ, cwd=cwd
-            )
-            primary = cls(validated, retry=policy)
-            created.append(primary)
-            label = resolved.profile or cls.name
-            configured = list(resolved.fallbacks)
-        specs = list(fallbacks) if fallbacks is not None else configured
-        members: list[tuple[str, Provider]] = [(label, primary)]
-        seen = {label}
-        for fb_label, cls, validated in resolve_fallback_specs(specs, environ=environ, cwd=cwd):
-            if fb_label in seen:
-                raise ConfigurationError(f"Fallback {fb_label!r} appears twice in the chain (or is the primary).")
-            seen.add(fb_label)
-            member = cls(validated, retry=policy)
-            created.append(member)
-            members.append((fb_label, member))
-        return FallbackChain(members, purpose=purpose)
-    except BaseException:
-        for p in created:
-            p.close()
-        raise
+    if isinstance(provider, Provider):
+        members = plan_fallbacks(list(fallbacks or []), environ=environ, cwd=cwd)
+        seen = {provider.name}
+        for member in members:
+            if member.label in seen:
+                raise ConfigurationError(f"Fallback {member.label!r} appears twice in the chain (or is the primary).")
+            seen.add(member.label)
+        primary_plan = ProviderPlan(
+            label=provider.name, cls=type(provider), settings=provider.settings, resolved=_no_resolution(provider)
+        )
+        chain = ChainPlan(primary=primary_plan, fallbacks=members, purpose=purpose).create_fallbacks(provider, policy)
+        return chain if isinstance(chain, FallbackChain) else FallbackChain([provider], purpose=purpose)
+    chain_plan = plan_chain(
+        provider,
+        profile=profile,
+        settings=settings,
+        fallbacks=fallbacks,
+        purpose=purpose,
+        profile_fallbacks=True,
+        environ=environ,
+        cwd=cwd,
+    )
+    return chain_plan.create(policy)
+
+
+def _no_resolution(provider: Provider) -> Any:
+    from hayswitch.config import ResolvedConfig
+
+    return ResolvedConfig(provider=provider.name, provider_source="an existing provider instance")

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from hayswitch.contracts import ContractDeclaration
     from hayswitch.provider import Provider
 
-__all__ = ["hookimpl", "hookspec", "register_providers", "register_commands"]
+__all__ = ["hookimpl", "hookspec", "register_commands", "register_contracts", "register_providers"]
 
 hookspec = pluggy.HookspecMarker("hayswitch")
 hookimpl = pluggy.HookimplMarker("hayswitch")
@@ -44,3 +45,13 @@ def register_providers(register: Callable[[type[Provider]], None]) -> None:
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``hayswitch`` command line (``cli`` is the root ``typer.Typer``)."""
+
+
+@hookspec
+def register_contracts(register: Callable[[ContractDeclaration], None]) -> None:
+    """Declare how the contract kit and ``hayswitch check`` test this plugin's providers: call
+    ``register(ContractDeclaration(provider=..., cassette_dir=..., ...))`` once per provider.
+
+    Test knowledge (cassettes, dummy replay credentials, scrub lists, heavy modules) lives here,
+    not on the provider class. See :mod:`hayswitch.contracts`.
+    """

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation
+from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation, format_validation_error
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import Secret
 from hayswitch.types import (
@@ -38,18 +38,6 @@ __all__ = ["InputType", "MessagesInput", "Provider", "ProviderSettings", "format
 
 InputType = Literal["document", "query"]
 MessagesInput = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
-
-
-def format_validation_error(exc: ValidationError) -> list[str]:
-    """One readable line per problem in a pydantic ``ValidationError``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown setting"
-        lines.append(f"{loc}: {msg}")
-    return lines
 
 
 class ProviderSettings(BaseModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import os
 import re
 import threading
@@ -98,6 +99,21 @@ def _short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _where(exc: BaseException) -> str:
+    """`` (at FILE:LINE)`` of the line that failed (the syntax error's own location, else the
+    innermost frame of a real file), or ``""``."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {exc.filename}:{exc.lineno})"
+    tb = exc.__traceback__
+    location = ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith("<"):
+            location = f" (at {filename}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    return location
+
+
 def _check_provider_class(cls: Any) -> str | None:
     """Return a problem description, or None if ``cls`` is a valid provider class."""
     if not isinstance(cls, type) or not issubclass(cls, Provider):
@@ -111,6 +127,14 @@ def _check_provider_class(cls: Any) -> str | None:
         return f"{cls.__qualname__}.options_model must subclass hayswitch.GenerationOptions"
     if not isinstance(cls.capabilities, Capabilities):
         return f"{cls.__qualname__}.capabilities must be a hayswitch.Capabilities instance"
+    if not isinstance(inspect.getattr_static(cls, "long_text_behaviour", None), property):
+        return (
+            f"{cls.__qualname__}.long_text_behaviour must be a property (decorate it with @property); "
+            "as a method it is always truthy and the contract kit would take the wrong branch"
+        )
+    if cls.capabilities.streaming and cls._stream is Provider._stream:
+        # Listed as streaming, every stream() would raise UnsupportedOperation: refuse it here.
+        return f"{cls.__qualname__} declares capabilities.streaming=True but does not implement _stream()"
     return None
 
 
@@ -190,7 +214,7 @@ class Registry:
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
-            self._fail(info, f"import failed: {_short_error(exc)}", exc)
+            self._fail(info, f"import failed: {_short_error(exc)}{_where(exc)}", exc)
             return
         self.register_plugin(module, info)
 
@@ -228,9 +252,7 @@ class Registry:
                 self.plugin_manager.unregister(plugin)
                 self._fail(info, f"invalid plugin: {hook_problem}", ConfigurationError(hook_problem))
                 return info
-            for impl in self.plugin_manager.hook.register_providers.get_hookimpls():
-                if impl.plugin is not plugin:
-                    continue
+            if any(impl.plugin is plugin for impl in self.plugin_manager.hook.register_providers.get_hookimpls()):
                 staged: list[type[Provider]] = []
 
                 def register(cls: type[Provider], _staged: list[type[Provider]] = staged) -> None:
@@ -239,11 +261,15 @@ class Registry:
                         raise ConfigurationError(problem)
                     _staged.append(cls)
 
+                # Through pluggy's hook caller, restricted to this plugin (isolation: one plugin's
+                # failure is its own).
+                others = [p for p in self.plugin_manager.get_plugins() if p is not plugin]
+                caller = self.plugin_manager.subset_hook_caller("register_providers", remove_plugins=others)
                 try:
-                    impl.function(register=register)
+                    caller(register=register)
                 except Exception as exc:  # noqa: BLE001
                     self.plugin_manager.unregister(plugin)
-                    self._fail(info, f"register_providers() raised {_short_error(exc)}", exc)
+                    self._fail(info, f"register_providers() raised {_short_error(exc)}{_where(exc)}", exc)
                     return info
                 for cls in staged:
                     self._add(cls, info)
@@ -316,9 +342,20 @@ class Registry:
         entry = self._providers.get(name)
         if entry is not None:
             return entry.cls
-        for info in self._plugins:
-            if info.name == name and info.error:
-                raise PluginLoadError(info.name, info.distribution, info.error)
+        failed = [info for info in self._plugins if info.error and not info.providers]
+        for info in failed:
+            if info.name == name:
+                raise PluginLoadError(info.name, info.distribution, info.error or "failed")
+        # The entry point may be named differently from the provider it registers: a failed plugin
+        # whose entry point or distribution mentions the name is most likely the one.
+        for info in failed:
+            if name in info.name or (info.distribution and name in info.distribution):
+                raise PluginLoadError(
+                    info.name,
+                    info.distribution,
+                    f"{info.error or 'failed'} -- provider {name!r} is not registered, most likely because this "
+                    "plugin failed",
+                )
         available = self.names()
         close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
         raise ProviderNotFoundError(name, available, close[0] if close else None)

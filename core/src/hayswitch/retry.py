@@ -269,7 +269,7 @@ class RetryPolicy(BaseModel):
         try:
             return cls.model_validate(dict(value))
         except ValidationError as exc:
-            from hayswitch.provider import format_validation_error
+            from hayswitch.errors import format_validation_error
 
             allowed = ", ".join(cls.model_fields)
             raise SettingsError(

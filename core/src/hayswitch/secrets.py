@@ -33,7 +33,7 @@ from pydantic_core import core_schema
 
 from hayswitch.errors import ConfigurationError
 
-__all__ = ["Secret", "SecretField", "MissingSecretError"]
+__all__ = ["MissingSecretError", "Secret", "SecretField", "serialise_settings"]
 
 
 class MissingSecretError(ConfigurationError):
@@ -187,3 +187,39 @@ class Secret:
 
 SecretField = Annotated[Secret, "hayswitch-secret"]
 """Annotation for secret fields in a settings model (``access_token: SecretField = ...``)."""
+
+
+def _is_secret_like(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    # Haystack's Secret (or anything shaped like it) without importing Haystack here.
+    return callable(getattr(value, "resolve_value", None)) and callable(getattr(value, "to_dict", None))
+
+
+def serialise_settings(settings: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """Provider settings as JSON-ready values, secrets only as env-var references (what a
+    component's ``to_dict`` stores).
+
+    Accepted secret forms: :class:`Secret`, Haystack's ``Secret``, ``"env:NAME"`` strings and
+    already-serialised ``{"type": "env_var", ...}`` dicts (all kept as references).
+
+    :param owner: who serialises (named in the error).
+    :raises ConfigurationError: if a secret is a literal token (it would be written to disk).
+    """
+    from pydantic import BaseModel
+
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if _is_secret_like(value):
+            try:
+                out[key] = Secret.coerce(value).to_dict()
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"{owner}: cannot serialise setting {key!r}: {exc} The component cannot be saved while a "
+                    "setting holds a literal token."
+                ) from None
+        elif isinstance(value, BaseModel):
+            out[key] = value.model_dump(mode="json")
+        else:
+            out[key] = value
+    return out

@@ -1,34 +1,37 @@
 """``hayswitch check NAME [--live]``: run the provider contract kit against an installed provider.
 
-The command builds a :class:`hayswitch.testing.ProviderContractTests` subclass for the provider,
+The command builds the provider's contract test class (:func:`hayswitch.testing.contract_test_class`),
 runs it with pytest in this process, and prints a pass/fail table; every failing check is
-explained (what the rule is and what went wrong).
+explained (what the rule is -- the first line of the kit test's docstring -- and what went wrong).
 
 How a provider tells ``check`` what to run with
 ------------------------------------------------
-A provider class overrides the classmethod :meth:`hayswitch.Provider.contract_settings`
-(``contract_settings(live: bool = False)``), returning a mapping of class attributes of
-:class:`~hayswitch.testing.ProviderContractTests`, e.g.::
+Its plugin module declares it next to the provider, through the ``register_contracts`` hook::
 
-    @classmethod
-    def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
-        if live:  # real requests: the real credentials come from the environment
-            return {"settings": {"base_url": "https://api.example.com/v1"}}
-        return {
-            "settings": {"base_url": "https://api.example.com/v1", "api_key": "env:MYAPI_KEY"},
-            "env": {"MYAPI_KEY": "dummy-key-for-replay"},
-            "cassette_dir": Path(__file__).parent / "cassettes",  # shipped as package data
-            "test_class_name": "TestMyApiContract",  # the class name the cassettes were recorded with
-        }
+    from pathlib import Path
 
-Accepted keys are the kit's configuration attributes (``settings``, ``env``, ``cassette_dir``,
-``retry``, ``prompt``, ``generation_options``, ``invalid_options``, ``sample_texts``,
-``unicode_texts``, ``long_text_words``, ``non_secret_settings``) plus ``test_class_name``: cassettes
-are named ``<TestClass>.<test>``, so replaying a provider's own cassettes needs the class name its
-test module uses. With the default (no attributes) the provider runs with its default settings and no
-cassettes (right for providers that make no HTTP requests). ``--live`` asks for
-``contract_settings(live=True)`` and never uses cassettes; ``--cassette-dir`` overrides the
-directory.
+    from hayswitch import ContractDeclaration, hookimpl
+
+
+    @hookimpl
+    def register_contracts(register):
+        register(
+            ContractDeclaration(
+                provider="myapi",
+                test_class_name="TestMyApiContract",  # the class the cassettes were recorded with
+                cassette_dir=Path(__file__).parent / "cassettes",  # package data: ships in the wheel
+                settings={"base_url": "https://api.example.com/v1", "api_key": "env:MYAPI_KEY"},
+                env={"MYAPI_KEY": "dummy-key-for-replay"},  # replay only; recording uses the real key
+                live_settings={"base_url": "https://api.example.com/v1"},
+            )
+        )
+
+The provider's own test module builds its class from the same declaration
+(``TestMyApiContract = contract_test_class("myapi")``), so the tests and ``hayswitch check`` never
+disagree. Without a declaration the older ``Provider.contract_settings(live)`` classmethod is
+used, and without either the provider runs with its default settings and no cassettes (right for
+providers that make no HTTP requests). ``--live`` uses the declared ``live_settings`` and never
+cassettes; ``--cassette-dir`` overrides the directory.
 """
 
 from __future__ import annotations
@@ -53,60 +56,7 @@ from hayswitch.errors import ConfigurationError
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["CheckResult", "build_contract_class", "contract_attributes", "register", "run_contract"]
-
-#: Class attributes of ProviderContractTests that ``contract_settings()`` may set.
-CONTRACT_KEYS = frozenset(
-    {
-        "settings",
-        "env",
-        "cassette_dir",
-        "retry",
-        "prompt",
-        "generation_options",
-        "invalid_options",
-        "sample_texts",
-        "unicode_texts",
-        "long_text_words",
-        "non_secret_settings",
-    }
-)
-EXTRA_KEYS = frozenset({"test_class_name"})
-
-#: What each check of the kit verifies, shown next to a failure. Checks the kit adds later are
-#: still run and reported; they are described by their name until they are listed here.
-CHECK_DESCRIPTIONS: dict[str, str] = {
-    "discovered_by_name_through_registry": "the provider is found by name through an installed 'hayswitch' entry point",
-    "listing_does_not_import_heavy_modules": "listing providers imports no heavy SDK (torch, llama_cpp, openai, ...)",
-    "settings_serialise_without_secrets": "settings serialise to JSON with secrets as env-var references only",
-    "secret_like_settings_are_secret_fields": "settings named like credentials are declared as Secret fields",
-    "token_secrets_refuse_serialisation": "a literal token secret refuses to be serialised and never shows in a repr",
-    "secrets_resolved_at_creation": "secrets are read when the provider is created, not when settings are parsed",
-    "capabilities_match_implemented_hooks": "declared capabilities match the hooks the class implements",
-    "unsupported_operations_raise_unsupported_operation": "operations the provider lacks raise UnsupportedOperation",
-    "embed_documents_cardinality_and_order": "one vector per text, in input order",
-    "embedding_dimension_consistent_and_declared": "every vector has the same, declared dimension",
-    "embeddings_normalised_when_declared": "vectors are unit length when normalized_embeddings=True",
-    "embed_empty_list_makes_no_request": "embedding an empty list returns no vectors and sends nothing",
-    "embed_empty_string_raises_invalid_input": "an empty string raises InvalidInputError before any request",
-    "embed_wrong_input_types_raise_invalid_input": "wrong input types raise InvalidInputError before any request",
-    "embed_unicode_text": "non-ASCII text embeds",
-    "embed_very_long_text": "very long text is truncated or refused with a clear error, as declared in long_text",
-    "embed_batch_at_max_size": "a batch of exactly max_batch_size texts is one request",
-    "embed_batch_one_above_max_size": "max_batch_size + 1 texts are split into requests within the limit",
-    "embed_batch_one_below_max_size": "max_batch_size - 1 texts are one request",
-    "generate_returns_text_and_finish_reason": "generate() returns non-empty text, a finish reason and a model id",
-    "generate_accepts_message_list": "generate() accepts a list of role/content messages",
-    "invalid_options_fail_before_any_request": "invalid generation options raise InvalidInputError before any request",
-    "empty_prompt_fails_before_any_request": "an empty prompt raises InvalidInputError before any request",
-    "stream_yields_chunks_with_final_finish_reason": "stream() yields chunks; only the last carries a finish reason",
-    "stream_concatenation_equals_generate": "the streamed text equals generate()'s text (deterministic settings)",
-    "async_embed_documents_matches_sync": "aembed_documents() gives the same vectors as embed_documents()",
-    "async_embed_text_matches_sync": "aembed_text() gives the same vector as embed_text()",
-    "async_generate_matches_sync": "agenerate() gives the same reply as generate()",
-    "async_stream_matches_sync": "astream() gives the same chunks as stream()",
-    "close_is_idempotent": "close() can be called twice",
-}
+__all__ = ["CheckResult", "build_contract_class", "declared_cassette_dir", "register", "run_contract"]
 
 
 @dataclass
@@ -127,35 +77,13 @@ class CheckResult:
     details: str = ""
 
 
-def _class_name_for(provider: str) -> str:
-    words = re.split(r"[^0-9A-Za-z]+", provider)
-    return "Test" + "".join(w[:1].upper() + w[1:] for w in words if w) + "Contract"
-
-
-def contract_attributes(provider: str, *, live: bool = False) -> dict[str, Any]:
-    """The contract-kit attributes the provider declares through ``contract_settings(live)``.
-
-    :raises ProviderNotFoundError: if no installed provider has that name.
-    :raises ConfigurationError: if ``contract_settings`` returns something unusable.
-    """
+def declared_cassette_dir(provider: str) -> Path | None:
+    """The cassette directory the provider's contract declaration names (None: no cassettes)."""
     from hayswitch.api import get_provider_class
+    from hayswitch.contracts import declared_contract, legacy_contract
 
-    cls = get_provider_class(provider)
-    try:
-        raw = cls.contract_settings(live=live)
-    except Exception as exc:  # a broken hook is reported as a configuration problem
-        raise ConfigurationError(
-            f"{cls.__name__}.contract_settings(live={live}) raised {type(exc).__name__}: {exc}"
-        ) from exc
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError(f"{cls.__name__}.contract_settings() must return a mapping, got {type(raw).__name__}.")
-    unknown = sorted(set(raw) - CONTRACT_KEYS - EXTRA_KEYS)
-    if unknown:
-        allowed = ", ".join(sorted(CONTRACT_KEYS | EXTRA_KEYS))
-        raise ConfigurationError(
-            f"{cls.__name__}.contract_settings() returned unknown keys {unknown}; allowed keys: {allowed}."
-        )
-    return dict(raw)
+    declaration = declared_contract(provider) or legacy_contract(get_provider_class(provider))
+    return None if declaration.cassette_dir is None else Path(declaration.cassette_dir)
 
 
 def build_contract_class(
@@ -165,41 +93,22 @@ def build_contract_class(
     cassette_dir: str | os.PathLike[str] | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> type:
-    """A :class:`~hayswitch.testing.ProviderContractTests` subclass configured for ``provider``.
+    """The provider's :class:`~hayswitch.testing.ProviderContractTests` subclass (see
+    :func:`hayswitch.testing.contract_test_class`)."""
+    from hayswitch.testing import contract_test_class
 
-    :param live: use ``contract_settings(live=True)`` and no cassettes (real requests).
-    :param cassette_dir: override the cassette directory the provider declares.
-    :param settings: provider settings that override the declared contract settings.
-    """
-    from hayswitch.testing import ProviderContractTests
-
-    attributes = contract_attributes(provider, live=live)
-    if settings:
-        attributes["settings"] = {**dict(attributes.get("settings") or {}), **dict(settings)}
-    class_name = str(attributes.pop("test_class_name", "") or _class_name_for(provider))
-    if live:
-        attributes["cassette_dir"] = None
-    elif cassette_dir is not None:
-        attributes["cassette_dir"] = Path(cassette_dir)
-    if attributes.get("cassette_dir") is not None:
-        directory = Path(attributes["cassette_dir"])
-        if not directory.is_dir():
-            raise ConfigurationError(
-                f"The cassette directory {directory} of provider {provider!r} does not exist. Record the cassettes "
-                "first ('make record PROVIDER=...'), pass --cassette-dir, or run with --live against the real service."
-            )
-        attributes["cassette_dir"] = directory
-    attributes["provider_name"] = provider
-    attributes["__module__"] = __name__
-    return type(class_name, (ProviderContractTests,), attributes)
+    return contract_test_class(provider, live=live, cassette_dir=cassette_dir, settings=settings)
 
 
 class _Collector:
     """A pytest plugin that records each check's outcome."""
 
     def __init__(self) -> None:
+        from hayswitch.testing import check_descriptions
+
         self.results: dict[str, CheckResult] = {}
         self.collect_errors: list[str] = []
+        self.descriptions = check_descriptions()
 
     @staticmethod
     def _check_name(nodeid: str) -> str:
@@ -222,7 +131,7 @@ class _Collector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         name = self._check_name(report.nodeid)
-        description = CHECK_DESCRIPTIONS.get(name, name.replace("_", " "))
+        description = self.descriptions.get(name) or name.replace("_", " ")
         current = self.results.get(name)
         if report.when == "call" or current is None:
             if report.passed and report.when != "call":
@@ -258,7 +167,7 @@ def run_contract(
     """Run the contract kit against an installed provider, in this process.
 
     :param provider: the registry name.
-    :param live: real requests (``contract_settings(live=True)``, no cassettes).
+    :param live: real requests (the declared ``live_settings``, no cassettes).
     :param cassette_dir: override the provider's cassette directory.
     :param settings: provider settings overriding the declared contract settings (JSON values).
     :param select: a pytest ``-k`` expression to run only some checks.
@@ -362,8 +271,7 @@ def register(app: typer.Typer) -> None:
         """
         with friendly_errors():
             overrides = _parse_settings(setting)
-            declared = contract_attributes(name, live=live).get("cassette_dir")
-            replay_dir = None if live else (cassette_dir or declared)
+            replay_dir = None if live else (cassette_dir or declared_cassette_dir(name))
             results, output = run_contract(
                 name, live=live, cassette_dir=cassette_dir, settings=overrides, select=select
             )

@@ -72,7 +72,14 @@ from hayswitch.testing.cassettes import (
     record_mode,
     use_cassette,
 )
-from hayswitch.testing.contract import DEFAULT_HEAVY_MODULES, ProviderContractTests, RequestLog, cassette_dir_for
+from hayswitch.testing.contract import (
+    DEFAULT_HEAVY_MODULES,
+    ProviderContractTests,
+    RequestLog,
+    cassette_dir_for,
+    check_descriptions,
+    contract_test_class,
+)
 
 __all__ = [
     "DEFAULT_HEAVY_MODULES",
@@ -85,6 +92,8 @@ __all__ = [
     "cassette_config",
     "cassette_dir_for",
     "cassette_path",
+    "check_descriptions",
+    "contract_test_class",
     "is_recording",
     "make_vcr",
     "record_mode",

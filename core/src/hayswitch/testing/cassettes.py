@@ -4,12 +4,13 @@ Rules, shared by every provider test suite:
 
 * **Replay only by default.** The record mode is ``"none"``: a request that is not in the
   cassette fails the test, nothing touches the network.
-* **Recording is explicit.** ``HAYSWITCH_RECORD=1`` (what ``make record PROVIDER=name`` sets)
-  deletes and re-records each cassette a test uses; ``HAYSWITCH_RECORD=new_episodes`` keeps the
-  existing interactions and appends new ones. Recording while the ``CI`` environment variable is
-  set raises :class:`CassetteRecordingError`.
-* **Secrets are scrubbed.** Request and response headers named in the provider class's
-  ``scrub_headers`` and query parameters named in ``scrub_query_params`` are stored as
+* **Recording is explicit.** ``HAYSWITCH_RECORD=1`` (``HAYSWITCH_RECORD=1 pytest tests/``, with
+  the real credentials in the environment) deletes and re-records each cassette a test uses;
+  ``HAYSWITCH_RECORD=new_episodes`` keeps the existing interactions and appends new ones.
+  Recording while the ``CI`` environment variable is set raises :class:`CassetteRecordingError`.
+* **Secrets are scrubbed.** Request and response headers named in the provider's contract
+  declaration (:class:`hayswitch.ContractDeclaration`) or class ``scrub_headers``, and query
+  parameters named in ``scrub_query_params``, are stored as
   ``"REDACTED"`` (matching happens after scrubbing, so replays match whatever the real value is).
 * **Request bodies are part of matching.** JSON bodies are compared parsed (key order and
   whitespace do not matter), other bodies byte for byte.
@@ -124,7 +125,7 @@ def record_mode(environ: Mapping[str, str] | None = None) -> str:
     if is_ci(env):
         raise CassetteRecordingError(
             "Refusing to record cassettes under CI (the CI environment variable is set). Cassettes are "
-            "recorded on a developer machine with 'make record PROVIDER=<name>' and committed; CI only replays."
+            "recorded on a developer machine (HAYSWITCH_RECORD=1 pytest ...) and committed; CI only replays."
         )
     return mode
 
@@ -309,8 +310,11 @@ def cassette_config(
 
     if not (isinstance(provider, type) and issubclass(provider, Provider)):
         raise ConfigurationError(f"cassette_config() takes a Provider subclass, got {provider!r}.")
-    headers = tuple(dict.fromkeys(h.lower() for h in (*provider.scrub_headers, *extra_scrub_headers)))
-    params = tuple(dict.fromkeys((*provider.scrub_query_params, *extra_scrub_query_params)))
+    from hayswitch.contracts import scrub_lists
+
+    declared_headers, declared_params = scrub_lists(provider)
+    headers = tuple(dict.fromkeys(h.lower() for h in (*declared_headers, *extra_scrub_headers)))
+    params = tuple(dict.fromkeys((*declared_params, *extra_scrub_query_params)))
     return {
         "record_mode": record_mode(environ),
         "filter_headers": [(h, REDACTED) for h in headers],
@@ -370,9 +374,54 @@ def assert_all_played(cassette: Cassette) -> None:
     listed = "\n".join(f"  - {u}" for u in unplayed[:20])
     raise UnplayedInteractionsError(
         f"Cassette {cassette._path} holds {len(unplayed)} interaction(s) this test did not play:\n{listed}\n"
-        "The code under test no longer makes these requests. Re-record with 'make record PROVIDER=<name>' "
-        "(or HAYSWITCH_RECORD=1) if the change is intended."
+        "The code under test no longer makes these requests. If the change is intended, re-record: "
+        "HAYSWITCH_RECORD=1 pytest <this test>, with the real credentials (or the test server) available."
     )
+
+
+def mismatch_message(cassette: Any, request: Any) -> str:
+    """What a test that sent a request its cassette does not hold is told: which request, the
+    closest recorded ones and why they differ, and how to re-record (``HAYSWITCH_RECORD=1``)."""
+    lines = [
+        f"No recorded interaction in cassette {getattr(cassette, '_path', cassette)} matches the request "
+        f"{getattr(request, 'method', '?')} {getattr(request, 'uri', '?')}."
+    ]
+    try:
+        similar = cassette.find_requests_with_most_matches(request)
+    except Exception:  # noqa: BLE001 - the advice must never hide the mismatch itself
+        similar = []
+    for recorded, _succeeded, failed in similar[:3]:
+        lines.append(f"  closest recorded request: {recorded.method} {recorded.uri}")
+        for matcher, error in failed[:3]:
+            reason = " ".join(str(error).split())[:300]
+            lines.append(f"    differs in {matcher}: {reason}")
+    lines.append(
+        "The code under test now sends a request that was not recorded. If that is intended, re-record the "
+        "cassette: HAYSWITCH_RECORD=1 pytest <this test> (with the real credentials or test server available); "
+        "HAYSWITCH_RECORD=new_episodes keeps the recorded interactions and appends new ones."
+    )
+    return "\n".join(lines)
+
+
+@contextmanager
+def _mismatch_advice() -> Iterator[None]:
+    """Within the block, vcrpy's "no match" errors give hayswitch's advice (``HAYSWITCH_RECORD=1``)
+    instead of vcrpy's ``record_mode`` advice (the exception type and attributes are vcrpy's)."""
+    from vcr.errors import CannotOverwriteExistingCassetteException as Mismatch
+
+    original = Mismatch.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        cassette, request = kwargs.get("cassette"), kwargs.get("failed_request")
+        if cassette is not None and request is not None:
+            self.args = (mismatch_message(cassette, request),)
+
+    Mismatch.__init__ = __init__  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Mismatch.__init__ = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -399,7 +448,7 @@ def use_cassette(
     if mode == "rewrite" and path.exists():
         path.unlink()
     vcr = make_vcr(provider, cassette_dir, match_on=match_on, environ=environ)
-    with vcr.use_cassette(path.name[: -len("." + CASSETTE_SERIALIZER)]) as cassette:
+    with _mismatch_advice(), vcr.use_cassette(path.name[: -len("." + CASSETTE_SERIALIZER)]) as cassette:
         yield cassette
     if check_all_played and mode == "none":
         assert_all_played(cassette)

@@ -31,7 +31,14 @@ from hayswitch.types import FinishReason, GenerationChunk, GenerationResult
 if TYPE_CHECKING:
     from vcr.cassette import Cassette
 
-__all__ = ["DEFAULT_HEAVY_MODULES", "ProviderContractTests", "RequestLog"]
+__all__ = [
+    "DEFAULT_HEAVY_MODULES",
+    "ProviderContractTests",
+    "RequestLog",
+    "cassette_dir_for",
+    "check_descriptions",
+    "contract_test_class",
+]
 
 T = TypeVar("T")
 
@@ -157,6 +164,12 @@ class ProviderContractTests:
     :cvar invalid_options: option sets that must be refused before any request.
     :cvar long_text_words: length of the "very long text" check, in words.
     :cvar non_secret_settings: setting names that look like secrets but are not.
+    :cvar heavy_modules: modules that listing providers must not import, besides the kit's
+        defaults and the provider class's own ``heavy_modules``.
+
+    Rather than setting these by hand, declare them once in the plugin (a
+    :class:`hayswitch.ContractDeclaration`) and build the class with
+    :func:`hayswitch.testing.contract_test_class`: ``hayswitch check`` reads the same declaration.
 
     Override :meth:`make_provider` to build the provider differently.
     """
@@ -190,6 +203,7 @@ class ProviderContractTests:
     )
     long_text_words: ClassVar[int] = 12_000
     non_secret_settings: ClassVar[tuple[str, ...]] = ()
+    heavy_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -210,6 +224,12 @@ class ProviderContractTests:
     # ------------------------------------------------------------------ fixtures
     @pytest.fixture
     def contract_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Set :attr:`env` (dummy credentials) while replaying; recording (``HAYSWITCH_RECORD``)
+        keeps the real environment, so the real credentials are sent and then scrubbed."""
+        from hayswitch.testing.cassettes import record_mode
+
+        if self.cassette_dir is not None and record_mode() != "none":
+            return
         for key, value in self.env.items():
             monkeypatch.setenv(key, value)
 
@@ -311,6 +331,7 @@ class ProviderContractTests:
 
     # ================================================================== discovery
     def test_discovered_by_name_through_registry(self) -> None:
+        """The provider is found by name through an installed 'hayswitch' entry point."""
         cls = get_provider_class(self.provider_name)
         assert issubclass(cls, Provider)
         assert cls.name == self.provider_name
@@ -326,8 +347,9 @@ class ProviderContractTests:
         assert row.capabilities == cls.capabilities
 
     def test_listing_does_not_import_heavy_modules(self) -> None:
+        """Listing providers imports no heavy SDK (torch, llama_cpp, openai, ...)."""
         cls = get_provider_class(self.provider_name)
-        heavy = tuple(dict.fromkeys((*DEFAULT_HEAVY_MODULES, *cls.heavy_modules)))
+        heavy = tuple(dict.fromkeys((*DEFAULT_HEAVY_MODULES, *cls.heavy_modules, *self.heavy_modules)))
         row = next(r for r in list_providers() if r.name == self.provider_name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HAYSWITCH_")}
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -358,6 +380,7 @@ class ProviderContractTests:
 
     # ================================================================== settings and secrets
     def test_settings_serialise_without_secrets(self, contract_provider: Provider) -> None:
+        """Settings serialise to JSON with secrets as env-var references only."""
         settings = contract_provider.settings
         public = settings.to_public_dict()
         text = json.dumps(public)  # must be JSON-ready
@@ -380,6 +403,7 @@ class ProviderContractTests:
                     assert resolved not in view, "a resolved secret value appears in serialised settings or a repr"
 
     def test_secret_like_settings_are_secret_fields(self) -> None:
+        """Settings named like credentials are declared as Secret fields."""
         model = get_provider_class(self.provider_name).settings_model
         secret_fields = set(_secret_fields(model))
         suspicious = [
@@ -393,6 +417,7 @@ class ProviderContractTests:
         )
 
     def test_token_secrets_refuse_serialisation(self, contract_provider: Provider) -> None:
+        """A literal token secret refuses to be serialised and never shows in a repr."""
         settings = contract_provider.settings
         fields = _secret_fields(type(settings))
         if not fields:
@@ -407,6 +432,7 @@ class ProviderContractTests:
             assert token not in str(with_token)
 
     def test_secrets_resolved_at_creation(self, contract_provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Secrets are read when the provider is created, not when settings are parsed."""
         settings = contract_provider.settings
         strict = [s for s in _secrets_in(settings) if not s.is_token and s._strict]
         if not strict:
@@ -424,6 +450,7 @@ class ProviderContractTests:
 
     # ================================================================== capabilities
     def test_capabilities_match_implemented_hooks(self, contract_provider: Provider) -> None:
+        """Declared capabilities match the hooks the class implements."""
         cls = type(contract_provider)
         caps = cls.capabilities
         if caps.embeddings:
@@ -442,6 +469,7 @@ class ProviderContractTests:
     def test_unsupported_operations_raise_unsupported_operation(
         self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
     ) -> None:
+        """Operations the provider lacks raise UnsupportedOperation."""
         caps = self._caps(contract_provider)
         p = contract_provider
         calls: list[tuple[str, Callable[[], Any]]] = []
@@ -473,6 +501,7 @@ class ProviderContractTests:
 
     # ================================================================== embeddings
     def test_embed_documents_cardinality_and_order(self, contract_provider: Provider) -> None:
+        """One vector per text, in input order."""
         self._require(contract_provider, "embeddings")
         texts = list(self.sample_texts)
         forward = contract_provider.embed_documents(texts)
@@ -488,6 +517,7 @@ class ProviderContractTests:
         self._assert_same_vectors(contract_provider, [forward.vectors[-1]], single.vectors, "last text alone")
 
     def test_embedding_dimension_consistent_and_declared(self, contract_provider: Provider) -> None:
+        """Every vector has the same, declared dimension."""
         self._require(contract_provider, "embeddings")
         result = contract_provider.embed_documents(list(self.sample_texts[:3]))
         dims = {len(v) for v in result.vectors}
@@ -505,6 +535,7 @@ class ProviderContractTests:
             assert dim == caps_dim, f"vectors have dimension {dim}, capabilities declare {caps_dim}"
 
     def test_embeddings_normalised_when_declared(self, contract_provider: Provider) -> None:
+        """Vectors are unit length when normalized_embeddings=True."""
         self._require(contract_provider, "embeddings")
         if not self._caps(contract_provider).normalized_embeddings:
             pytest.skip("not applicable: the provider does not declare normalized_embeddings")
@@ -516,6 +547,7 @@ class ProviderContractTests:
     def test_embed_empty_list_makes_no_request(
         self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
     ) -> None:
+        """Embedding an empty list returns no vectors and sends nothing."""
         self._require(contract_provider, "embeddings")
         result = contract_provider.embed_documents([])
         assert result.vectors == []
@@ -528,6 +560,7 @@ class ProviderContractTests:
     def test_embed_empty_string_raises_invalid_input(
         self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
     ) -> None:
+        """An empty string raises InvalidInputError before any request."""
         self._require(contract_provider, "embeddings")
         for bad in ("", "   ", "\n\t"):
             with pytest.raises(InvalidInputError):
@@ -541,6 +574,7 @@ class ProviderContractTests:
     def test_embed_wrong_input_types_raise_invalid_input(
         self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
     ) -> None:
+        """Wrong input types raise InvalidInputError before any request."""
         self._require(contract_provider, "embeddings")
         bad_calls: list[Callable[[], Any]] = [
             lambda: contract_provider.embed_documents("a single string"),
@@ -554,6 +588,7 @@ class ProviderContractTests:
         self._assert_no_request(contract_requests, contract_cassette)
 
     def test_embed_unicode_text(self, contract_provider: Provider) -> None:
+        """Non-ASCII text embeds."""
         self._require(contract_provider, "embeddings")
         texts = list(self.unicode_texts)
         result = contract_provider.embed_documents(texts)
@@ -565,6 +600,7 @@ class ProviderContractTests:
         assert query.dimension == len(result.vectors[0])
 
     def test_embed_very_long_text(self, contract_provider: Provider) -> None:
+        """Very long text is truncated or refused with a clear error, as declared by ``long_text_behaviour``."""
         self._require(contract_provider, "embeddings")
         vocabulary = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa")
         text = " ".join(vocabulary[i % len(vocabulary)] + str(i % 97) for i in range(self.long_text_words))
@@ -589,16 +625,19 @@ class ProviderContractTests:
         assert len({len(v) for v in result.vectors}) == 1
 
     def test_embed_batch_at_max_size(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
+        """A batch of exactly max_batch_size texts is one request."""
         self._require(contract_provider, "embeddings")
         size = self._caps(contract_provider).max_batch_size
         self._check_batches(contract_provider, contract_requests, size, "at")
 
     def test_embed_batch_one_above_max_size(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
+        """Max_batch_size + 1 texts are split into requests within the limit."""
         self._require(contract_provider, "embeddings")
         size = self._caps(contract_provider).max_batch_size
         self._check_batches(contract_provider, contract_requests, size + 1, "above")
 
     def test_embed_batch_one_below_max_size(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
+        """Max_batch_size - 1 texts are one request."""
         self._require(contract_provider, "embeddings")
         size = self._caps(contract_provider).max_batch_size
         if size < 2:
@@ -607,10 +646,12 @@ class ProviderContractTests:
 
     # ================================================================== generation
     def test_generate_returns_text_and_finish_reason(self, contract_provider: Provider) -> None:
+        """``generate()`` returns non-empty text, a finish reason and a model id."""
         self._require(contract_provider, "generation")
         self._assert_generation(contract_provider.generate(self.prompt, dict(self.generation_options)))
 
     def test_generate_accepts_message_list(self, contract_provider: Provider) -> None:
+        """``generate()`` accepts a list of role/content messages."""
         self._require(contract_provider, "generation")
         messages = [
             {"role": "system", "content": "You are terse."},
@@ -621,6 +662,7 @@ class ProviderContractTests:
     def test_invalid_options_fail_before_any_request(
         self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
     ) -> None:
+        """Invalid generation options raise InvalidInputError before any request."""
         self._require(contract_provider, "generation")
         for options in self.invalid_options:
             with pytest.raises(InvalidInputError) as excinfo:
@@ -638,6 +680,7 @@ class ProviderContractTests:
     def test_empty_prompt_fails_before_any_request(
         self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
     ) -> None:
+        """An empty prompt raises InvalidInputError before any request."""
         self._require(contract_provider, "generation")
         bad_prompts: list[Any] = [
             "",
@@ -652,11 +695,13 @@ class ProviderContractTests:
         self._assert_no_request(contract_requests, contract_cassette)
 
     def test_stream_yields_chunks_with_final_finish_reason(self, contract_provider: Provider) -> None:
+        """``stream()`` yields chunks; only the last carries a finish reason."""
         self._require(contract_provider, "streaming")
         chunks = list(contract_provider.stream(self.prompt, dict(self.generation_options)))
         self._assert_stream(chunks)
 
     def test_stream_concatenation_equals_generate(self, contract_provider: Provider) -> None:
+        """The streamed text equals generate()'s text (deterministic settings)."""
         self._require(contract_provider, "streaming")
         if not self._caps(contract_provider).deterministic:
             pytest.skip("not applicable: the provider does not declare deterministic output")
@@ -666,6 +711,7 @@ class ProviderContractTests:
 
     # ================================================================== async twins
     def test_async_embed_documents_matches_sync(self, contract_provider: Provider) -> None:
+        """``aembed_documents()`` gives the same vectors as embed_documents()."""
         self._require(contract_provider, "embeddings")
         texts = list(self.sample_texts[:3])
         sync = contract_provider.embed_documents(texts)
@@ -674,12 +720,14 @@ class ProviderContractTests:
         assert asynchronous.model == sync.model
 
     def test_async_embed_text_matches_sync(self, contract_provider: Provider) -> None:
+        """``aembed_text()`` gives the same vector as embed_text()."""
         self._require(contract_provider, "embeddings")
         sync = contract_provider.embed_text(self.sample_texts[2])
         asynchronous = _run(contract_provider.aembed_text(self.sample_texts[2]))
         self._assert_same_vectors(contract_provider, [sync.vector], [asynchronous.vector], "aembed_text")
 
     def test_async_generate_matches_sync(self, contract_provider: Provider) -> None:
+        """``agenerate()`` gives the same reply as generate()."""
         self._require(contract_provider, "generation")
         sync = self._assert_generation(contract_provider.generate(self.prompt, dict(self.generation_options)))
         asynchronous = self._assert_generation(
@@ -690,6 +738,7 @@ class ProviderContractTests:
             assert asynchronous.finish_reason == sync.finish_reason
 
     def test_async_stream_matches_sync(self, contract_provider: Provider) -> None:
+        """``astream()`` gives the same chunks as stream()."""
         self._require(contract_provider, "streaming")
         sync = self._assert_stream(list(contract_provider.stream(self.prompt, dict(self.generation_options))))
         chunks = _run(_collect(contract_provider.astream(self.prompt, dict(self.generation_options))))
@@ -699,6 +748,7 @@ class ProviderContractTests:
 
     # ================================================================== lifecycle
     def test_close_is_idempotent(self, contract_provider: Provider) -> None:
+        """``close()`` can be called twice."""
         contract_provider.close()
         contract_provider.close()
         _run(contract_provider.aclose())
@@ -711,3 +761,68 @@ def cassette_dir_for(test_file: str | os.PathLike[str], provider: str) -> Path:
         if (parent / "cassettes").is_dir() and (parent / "tests").is_dir():
             return parent / "cassettes" / provider
     raise ConfigurationError(f"No 'cassettes' directory next to a 'tests' directory above {path}.")
+
+
+def contract_test_class(
+    provider: str,
+    *,
+    live: bool = False,
+    cassette_dir: str | os.PathLike[str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> type[ProviderContractTests]:
+    """A :class:`ProviderContractTests` subclass configured from the provider's declaration.
+
+    The declaration is the :class:`hayswitch.ContractDeclaration` its plugin registers through the
+    ``register_contracts`` hook (or, for older providers, ``Provider.contract_settings()``). A
+    provider's test module needs one line, and ``hayswitch check`` builds the very same class::
+
+        from hayswitch.testing import contract_test_class
+
+        TestAcmeContract = contract_test_class("acme")
+
+    :param live: real requests with the declared ``live_settings``, no cassettes.
+    :param cassette_dir: replay from this directory instead of the declared one.
+    :param settings: provider settings overriding the declared ones.
+    :raises ProviderNotFoundError: if the provider is not installed.
+    :raises ConfigurationError: for an unusable declaration, or when replaying without cassettes.
+    """
+    from hayswitch.contracts import declared_contract, legacy_contract
+    from hayswitch.testing.cassettes import record_mode
+
+    declaration = declared_contract(provider)
+    if declaration is None:
+        declaration = legacy_contract(get_provider_class(provider), live=live)
+    attributes = declaration.kit_attributes(live=live)
+    if settings:
+        attributes["settings"] = {**dict(attributes.get("settings") or {}), **dict(settings)}
+    if not live and cassette_dir is not None:
+        attributes["cassette_dir"] = Path(cassette_dir)
+    directory = attributes.get("cassette_dir")
+    if directory is not None:
+        directory = Path(directory)
+        if record_mode() != "none":
+            directory.mkdir(parents=True, exist_ok=True)
+        elif not directory.is_dir():
+            raise ConfigurationError(
+                f"The cassette directory {directory} of provider {provider!r} does not exist. Record the cassettes "
+                "first (HAYSWITCH_RECORD=1 pytest <the provider's contract test module>, with the real credentials "
+                "in the environment), pass --cassette-dir, or run 'hayswitch check --live' against the real service."
+            )
+        attributes["cassette_dir"] = directory
+    attributes["provider_name"] = provider
+    attributes["__module__"] = __name__
+    attributes["__qualname__"] = declaration.class_name
+    cls = type(declaration.class_name, (ProviderContractTests,), attributes)
+    return typing.cast("type[ProviderContractTests]", cls)
+
+
+def check_descriptions() -> dict[str, str]:
+    """What each check of the kit verifies (``check`` = test name without ``test_``), from the first
+    line of each test's docstring -- the single source ``hayswitch check`` shows."""
+    out: dict[str, str] = {}
+    for attr in dir(ProviderContractTests):
+        if not attr.startswith("test_"):
+            continue
+        doc = (getattr(ProviderContractTests, attr).__doc__ or "").strip()
+        out[attr.removeprefix("test_")] = " ".join(doc.split("\n\n", 1)[0].split()).rstrip(".")
+    return out

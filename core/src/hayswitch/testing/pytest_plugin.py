@@ -28,7 +28,7 @@ from hayswitch.testing.contract import CASSETTES_KEY, CHECKED_KEY
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "contract: part of the provider contract-test kit")
     config.addinivalue_line(
-        "markers", "cassette: replays recorded HTTP interactions (vcrpy); re-record with `make record PROVIDER=name`"
+        "markers", "cassette: replays recorded HTTP interactions (vcrpy); re-record with HAYSWITCH_RECORD=1"
     )
     try:
         record_mode()

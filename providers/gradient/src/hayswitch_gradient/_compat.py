@@ -35,9 +35,8 @@ from haystack import default_from_dict
 from haystack.utils import Secret as HaystackSecret
 from haystack.utils import deserialize_secrets_inplace
 
-from haystack_integrations.common.hayswitch._base import serialise_settings
 from hayswitch.errors import ConfigurationError, SettingsError
-from hayswitch.secrets import Secret
+from hayswitch.secrets import Secret, serialise_settings
 
 __all__ = ["PROVIDER", "SecretInput", "from_dict_with_secrets", "gradient_settings", "secret_params"]
 

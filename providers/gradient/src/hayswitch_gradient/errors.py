@@ -6,9 +6,13 @@ unknown slug, and raw ``urllib3`` errors (``MaxRetryError`` when a host is unrea
 non-idempotent requests ``ReadTimeoutError`` / ``ProtocolError`` directly). :func:`translate`
 maps each to a :class:`hayswitch.errors.HayswitchError` whose message says what to do.
 
+HTTP statuses are mapped by the core helper :func:`hayswitch.http.error_for_status` (Retry-After,
+quota, content filter, redaction) with Gradient's own advice; this module adds only what is
+Gradient-specific (the SDK's exception types, its error kinds, urllib3 transport failures).
+
 Secrets never reach a message: the SDK's ``ApiException.__str__`` prints all response headers
-and the body, so :func:`scrub_api_exception` trims the original exception (kept as
-``__cause__``) to harmless headers and redacts any secret value from its body first.
+and the body, so :func:`scrub_api_exception` trims the original exception to harmless headers
+and redacts any secret value from its body first (with :func:`hayswitch.http.redact`).
 """
 
 from __future__ import annotations
@@ -18,20 +22,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from hayswitch.errors import (
-    AuthenticationError,
-    ContentFilteredError,
     HayswitchError,
     InvalidInputError,
-    InvalidRequestError,
     NotFoundError,
-    PermissionDeniedError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
-    RateLimitError,
     ResponseError,
-    ServerError,
 )
+from hayswitch.http import error_for_status, redact
 from hayswitch.retry import parse_retry_after
 
 __all__ = ["Redactor", "api_error_details", "parse_retry_after", "scrub_api_exception", "translate"]
@@ -42,15 +41,18 @@ _MAX_DETAIL = 300
 
 
 class Redactor:
-    """Replaces known secret values (token, workspace id) in text with ``***``."""
+    """Removes known secret values (token, workspace id) and credential-shaped text from a message
+    (:func:`hayswitch.http.redact` bound to this provider's secrets)."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets = [s for s in secrets if s]
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets)
+
+    @property
+    def secrets(self) -> list[str]:
+        return list(self._secrets)
 
 
 def _body_text(exc: Any) -> str:
@@ -105,58 +107,25 @@ def scrub_api_exception(exc: Any, redact: Redactor) -> None:
         exc.body = redact(body)[:2000]
 
 
-def _detail(message: str | None, redact: Redactor) -> str:
-    if not message:
-        return ""
-    text = redact(" ".join(message.split()))
-    if len(text) > _MAX_DETAIL:
-        text = text[: _MAX_DETAIL - 3] + "..."
-    return f" Server said: {text}"
+_NOT_FOUND_HINTS = {
+    "unknownmodeladapter": "Check model_adapter_id (list adapters with 'hayswitch finetune list').",
+    "unknownbasemodel": "Check base_model_slug / the base model id.",
+    "unknownragcollection": "Check the RAG collection id.",
+}
+_INVALID_HINTS = {
+    "modeldoesnotsupportguidance": "Remove the guidance option or use a model that supports it.",
+    "modelincapableoffinetuning": "Pick a base model with the fineTune capability.",
+    "ragrequiresautotemplating": "Leave auto_template unset (or true) when using RAG.",
+    "nanloss": "Lower the learning rate or check the samples.",
+}
 
 
 def _translate_api_exception(exc: Any, *, what: str, redact: Redactor, host: str) -> HayswitchError:
     status = getattr(exc, "status", None)
     kind, message = api_error_details(exc)
-    retry_after = parse_retry_after(_header(exc, "Retry-After"))
+    headers = {"Retry-After": value} if (value := _header(exc, "Retry-After")) else {}
     scrub_api_exception(exc, redact)
-    detail = _detail(message, redact)
-    kw: dict[str, Any] = {"provider": PROVIDER, "status_code": status if isinstance(status, int) and status else None}
-    if status == 401:
-        return AuthenticationError(
-            f"Gradient rejected the access token while {what}. Check GRADIENT_ACCESS_TOKEN (or the "
-            "access_token setting) and that it belongs to this host.",
-            **kw,
-        )
-    if status == 403:
-        return PermissionDeniedError(
-            f"The access token may not use this workspace ({what}). Check GRADIENT_WORKSPACE_ID (or the "
-            "workspace_id setting): it must be a workspace the token's account belongs to.",
-            **kw,
-        )
-    if status == 404:
-        hint = {
-            "unknownModelAdapter": "Check model_adapter_id (list adapters with 'hayswitch finetune list').",
-            "unknownBaseModel": "Check base_model_slug / the base model id.",
-            "unknownRagCollection": "Check the RAG collection id.",
-        }.get(kind or "", "Check the model slug, adapter id or host (it must end with the /api prefix).")
-        return NotFoundError(f"Not found while {what}. {hint}{detail}", **kw)
-    if status == 429:
-        return RateLimitError(
-            f"Gradient is rate limiting ({what}). Lower the concurrency or wait.{detail}",
-            retry_after=retry_after,
-            **kw,
-        )
-    if isinstance(status, int) and 500 <= status <= 599:
-        return ServerError(
-            f"Gradient failed internally while {what}; this is usually temporary.{detail}",
-            retryable=True,
-            **kw,
-        )
-    if kind == "flaggedContent":
-        return ContentFilteredError(f"Gradient flagged the content while {what}; rephrase it.{detail}", **kw)
-    if status == 408:
-        return ProviderTimeoutError(f"Gradient timed out while {what}.{detail}", **kw)
-    if status == 0:
+    if not isinstance(status, int) or status == 0:
         # rest.py reports SSL failures as ApiException(status=0, reason=...).
         reason = redact(str(getattr(exc, "reason", "") or ""))[:_MAX_DETAIL]
         return ProviderConnectionError(
@@ -164,15 +133,32 @@ def _translate_api_exception(exc: Any, *, what: str, redact: Redactor, host: str
             "URL and its TLS certificate.",
             provider=PROVIDER,
         )
-    hints = {
-        "modelDoesNotSupportGuidance": " Remove the guidance option or use a model that supports it.",
-        "modelIncapableOfFineTuning": " Pick a base model with the fineTune capability.",
-        "ragRequiresAutoTemplating": " Leave auto_template unset (or true) when using RAG.",
-        "nanLoss": " Lower the learning rate or check the samples.",
-    }
-    return InvalidRequestError(
-        f"Gradient rejected the request while {what}.{hints.get(kind or '', '')}{detail}",
-        **kw,
+    code = (kind or "").lower()
+    invalid = f"While {what}. " + _INVALID_HINTS.get(code, "")
+    return error_for_status(
+        status,
+        body={"message": message} if message else None,
+        headers=headers,
+        provider=PROVIDER,
+        secrets=redact.secrets,
+        code="content_filter" if code == "flaggedcontent" else code or None,
+        url=host,
+        hints={
+            401: f"While {what}: check GRADIENT_ACCESS_TOKEN (or the access_token setting) and that it belongs "
+            "to this host.",
+            403: f"While {what}: check GRADIENT_WORKSPACE_ID (or the workspace_id setting): it must be a workspace "
+            "the token's account belongs to.",
+            404: f"Not found while {what}: "
+            + _NOT_FOUND_HINTS.get(
+                code, "check the model slug, adapter id or host (it must end with the /api prefix)."
+            ),
+            429: f"While {what}: lower the concurrency or wait.",
+            "content_filter": f"While {what}: rephrase it.",
+            400: invalid.strip(),
+            422: invalid.strip(),
+            "context_length": f"While {what}: shorten the input or split it into smaller chunks.",
+            **dict.fromkeys(range(500, 600), f"While {what}; this is usually temporary."),
+        },
     )
 
 
@@ -251,13 +237,13 @@ def translate(
         arguments (InvalidInputError), False if from checking the response (ResponseError); None
         guesses from the model that failed (argument validators are named ``*WithHttpInfo``).
     """
-    redact = redact or Redactor()
+    scrub = redact or Redactor()
     if isinstance(exc, HayswitchError):
         return exc
     from gradientai.openapi.client.exceptions import ApiException, ApiValueError
 
     if isinstance(exc, ApiException):
-        return _translate_api_exception(exc, what=what, redact=redact, host=host)
+        return _translate_api_exception(exc, what=what, redact=scrub, host=host)
     u3_error = _translate_urllib3(exc, what=what, host=host)
     if u3_error is not None:
         return u3_error
@@ -266,7 +252,7 @@ def translate(
     if isinstance(exc, V1ValidationError):
         model = getattr(getattr(exc, "model", None), "__name__", "")
         is_request = request_side if request_side is not None else model.endswith("WithHttpInfo")
-        problems = redact(_validation_problems(exc))
+        problems = scrub(_validation_problems(exc))
         if is_request:
             return InvalidInputError(f"Invalid arguments for Gradient while {what}: {problems}.")
         return ResponseError(
@@ -283,12 +269,12 @@ def translate(
             f"Gradient answered with malformed JSON while {what}. This is usually temporary.", provider=PROVIDER
         )
     if isinstance(exc, ApiValueError):
-        return InvalidInputError(f"Invalid arguments for Gradient while {what}: {redact(str(exc))[:_MAX_DETAIL]}")
+        return InvalidInputError(f"Invalid arguments for Gradient while {what}: {scrub(str(exc))[:_MAX_DETAIL]}")
     if isinstance(exc, TimeoutError):
         return ProviderTimeoutError(f"Timed out while {what}.", provider=PROVIDER)
     if isinstance(exc, ConnectionError):
         return ProviderConnectionError(f"Connection failed while {what}: {type(exc).__name__}.", provider=PROVIDER)
     return ProviderError(
-        f"Unexpected {type(exc).__name__} from the Gradient SDK while {what}: {redact(str(exc))[:_MAX_DETAIL]}",
+        f"Unexpected {type(exc).__name__} from the Gradient SDK while {what}: {scrub(str(exc))[:_MAX_DETAIL]}",
         provider=PROVIDER,
     )

@@ -36,12 +36,12 @@ from hayswitch.errors import (
     ResponseError,
 )
 from hayswitch.finetune import AdapterInfo, FineTuneReport, FineTuneSample, FineTuning, coerce_samples
+from hayswitch.http import normalise_finish_reason
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.secrets import MissingSecretError
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
-    FinishReason,
     GenerationOptions,
     GenerationResult,
     Message,
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 __all__ = ["GradientProvider"]
 
 T = TypeVar("T")
-_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "eos": "stop", "max_tokens": "length"}
 
 
 class _ModelEntry:
@@ -109,39 +108,7 @@ class GradientProvider(Provider, FineTuning):
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = None
     vector_settings: ClassVar[tuple[str, ...]] = ()
-    scrub_headers: ClassVar[tuple[str, ...]] = ("authorization", "x-gradient-workspace-id")
-    scrub_query_params: ClassVar[tuple[str, ...]] = ()
-
     settings: GradientSettings
-
-    @classmethod
-    def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
-        """How ``hayswitch check gradient`` runs the contract kit.
-
-        Replay (default): from a source checkout, the cassettes in ``cassettes/gradient`` (recorded
-        with the real SDK against the emulator) with fake credentials and the recorded host.
-        ``--live``: real requests with the ``GRADIENT_*`` environment and ``nous-hermes2``.
-        """
-        common: dict[str, Any] = {"non_secret_settings": ("max_generated_token_count",)}
-        if live:
-            return {**common, "settings": {"base_model_slug": "nous-hermes2"}}
-        from pathlib import Path
-
-        cassettes = Path(__file__).resolve().parents[4] / "cassettes" / "gradient"
-        host_file = cassettes / "recorded_host.json"
-        if not host_file.is_file():
-            return {**common, "settings": {"base_model_slug": "nous-hermes2"}}
-        host = json.loads(host_file.read_text(encoding="utf-8"))["host"]
-        return {
-            **common,
-            "settings": {"host": host, "base_model_slug": "nous-hermes2", "timeout": 30.0},
-            "env": {
-                "GRADIENT_ACCESS_TOKEN": "fake-gradient-token-for-tests",
-                "GRADIENT_WORKSPACE_ID": "fake-workspace-for-tests_workspace",
-            },
-            "cassette_dir": str(cassettes),
-            "test_class_name": "TestGradientContract",
-        }
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self) -> None:
@@ -348,7 +315,7 @@ class GradientProvider(Provider, FineTuning):
         raw_finish = str(response.finish_reason)
         return GenerationResult(
             text=response.generated_output,
-            finish_reason=_FINISH.get(raw_finish.lower(), "unknown"),
+            finish_reason=normalise_finish_reason(raw_finish),
             model=label,
             meta={"model_id": model_id, "finish_reason": raw_finish, "query": query},
         )

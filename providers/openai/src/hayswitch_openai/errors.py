@@ -1,30 +1,25 @@
 """Translation of ``openai`` SDK (and transport) exceptions into the hayswitch error hierarchy.
 
 The SDK is never imported at module level: :func:`translate_error` imports it lazily, so the
-plugin module stays light. Messages never contain a credential: the resolved API key and anything
-shaped like an OpenAI key (``sk-...``) are redacted from server-provided text.
+plugin module stays light. HTTP statuses are mapped by the core helper
+:func:`hayswitch.http.error_for_status` (Retry-After, context length, quota, content filter),
+and credentials are redacted by :func:`hayswitch.http.redact`; this module only adds the
+OpenAI-specific advice and the SDK's transport exceptions.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from hayswitch.errors import (
-    AuthenticationError,
-    ContentFilteredError,
-    InvalidInputError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
+    ContextLengthError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
-    RateLimitError,
     ResponseError,
-    ServerError,
 )
+from hayswitch.http import error_for_status, error_in_stream, redact
 from hayswitch.retry import parse_retry_after
 
 __all__ = [
@@ -37,45 +32,6 @@ __all__ = [
 ]
 
 PROVIDER_NAME = "openai"
-_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{4,}")
-_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9_\-.~+/=*]+")
-_MAX_DETAIL = 300
-_CONTENT_FILTER_CODES = {"content_filter", "content_policy_violation", "content_filtered"}
-
-
-class ContextLengthError(InvalidRequestError, InvalidInputError):
-    """The input is longer than the model's context window (the server said so with HTTP 400).
-
-    It is both an :class:`~hayswitch.errors.InvalidRequestError` (the server refused the request)
-    and an :class:`~hayswitch.errors.InvalidInputError` (the input is what must change: shorten or
-    split it), so code that handles either catches it. Never retried.
-    """
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove credentials from ``text``: the given secret values, bearer tokens and key-like
-    strings (``sk-...``)."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = _BEARER.sub("Bearer ***", text)
-    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
-
-
-def _server_detail(exc: Any, secrets: Iterable[str | None]) -> str:
-    """The server's own error message (from the JSON body when there is one), redacted and cut."""
-    body = getattr(exc, "body", None)
-    detail: Any = None
-    if isinstance(body, Mapping):
-        detail = body.get("message") or body.get("detail") or body.get("error")
-        if isinstance(detail, Mapping):
-            detail = detail.get("message")
-    if not detail:
-        detail = getattr(exc, "message", None) or str(exc)
-    text = " ".join(str(detail).split())
-    if len(text) > _MAX_DETAIL:
-        text = text[: _MAX_DETAIL - 3] + "..."
-    return redact(text, secrets)
 
 
 def transport_errors() -> tuple[type[BaseException], type[BaseException]]:
@@ -131,84 +87,26 @@ def translate_error(
             status_code=exc.status_code,
         )
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        detail = _server_detail(exc, secrets)
-        code = (getattr(exc, "code", None) or "").lower()
-        said = f" Server said: {detail}" if detail else ""
-        if status == 401 or isinstance(exc, openai.AuthenticationError):
-            return AuthenticationError(
-                "The server rejected the credentials. Set OPENAI_API_KEY (or the 'api_key' setting, e.g. "
-                f"'env:MY_KEY_VARIABLE') to a valid key for {base_url}.{said}",
-                provider=name,
-                status_code=status,
-            )
-        if status == 403 or isinstance(exc, openai.PermissionDeniedError):
-            return PermissionDeniedError(
-                "The key is valid but not allowed to do this (wrong organization/project, or no access to "
-                f"the model).{said}",
-                provider=name,
-                status_code=status,
-            )
-        if status == 404 or isinstance(exc, openai.NotFoundError) or code == "model_not_found":
-            what = f"model {model!r}" if model else "the requested resource"
-            return NotFoundError(
-                f"The server at {base_url} does not know {what}. Check the model name (list them with "
-                f"GET <base_url>/models) and that 'base_url' ends with '/v1'.{said}",
-                provider=name,
-                status_code=status,
-            )
-        if status == 429 or isinstance(exc, openai.RateLimitError):
-            headers = getattr(exc.response, "headers", None)
-            retry_after = parse_retry_after(headers)
-            quota = code == "insufficient_quota"
-            hint = (
-                " The account is out of quota: add credit or use another key (retrying does not help)."
-                if quota
-                else " Lower the concurrency or batch size, or ask for a higher limit."
-            )
-            return RateLimitError(
-                f"Rate limited by {base_url}.{hint}{said}",
-                retry_after=retry_after,
-                provider=name,
-                status_code=status,
-                retryable=not quota,
-            )
-        if code in _CONTENT_FILTER_CODES:
-            return ContentFilteredError(
-                f"The server's content filter refused the request.{said}", provider=name, status_code=status
-            )
-        if status == 408:
-            return ProviderTimeoutError(f"The server timed out the request.{said}", provider=name, status_code=status)
-        if status == 409:
-            return ProviderError(
-                f"The server reported a conflict; retrying may succeed.{said}",
-                provider=name,
-                status_code=status,
-                retryable=True,
-            )
-        if status >= 500:
-            return ServerError(
-                f"The server at {base_url} failed internally; retrying may succeed.{said}",
-                provider=name,
-                status_code=status,
-            )
-        lowered = detail.lower()
-        if code == "context_length_exceeded" or "context length" in lowered or "context window" in lowered:
-            return ContextLengthError(
-                "The input is longer than the model's context window: shorten it, split documents into smaller "
-                f"chunks, or lower max_tokens.{said}",
-                provider=name,
-                status_code=status,
-            )
-        return InvalidRequestError(
-            f"The server rejected the request as invalid: check the model name and the options.{said}",
+        response = getattr(exc, "response", None)
+        return error_for_status(
+            exc.status_code,
+            body=exc.body if exc.body is not None else getattr(exc, "message", None),
+            headers=getattr(response, "headers", None),
             provider=name,
-            status_code=status,
+            secrets=secrets,
+            model=model,
+            url=base_url,
+            code=getattr(exc, "code", None),
+            hints={
+                401: "Set OPENAI_API_KEY (or the 'api_key' setting, e.g. 'env:MY_KEY_VARIABLE') to a valid key.",
+                403: "Check the organization/project of the key and its access to the model.",
+                404: "Check the model name (list them with GET <base_url>/models) and that 'base_url' ends with '/v1'.",
+            },
         )
     if isinstance(exc, openai.APIError):
         # An error event inside a stream, or another API error without an HTTP status.
-        detail = _server_detail(exc, secrets)
-        return ServerError(f"The server reported an error: {detail}", provider=name)
+        body: Any = exc.body if exc.body is not None else getattr(exc, "message", None) or str(exc)
+        return error_in_stream({"error": body} if not isinstance(body, dict) else body, provider=name, secrets=secrets)
     return ProviderError(
         redact(f"Unexpected error from the OpenAI SDK: {type(exc).__name__}: {exc}", secrets), provider=name
     )

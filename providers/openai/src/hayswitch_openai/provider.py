@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hayswitch.errors import ContentFilteredError, NotFoundError, ProviderError, ResponseError
+from hayswitch.http import normalise_finish_reason
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import MissingSecretError, Secret, SecretField
@@ -72,22 +73,9 @@ NO_KEY_PLACEHOLDER = "not-needed"
 """Sent as the API key when none is configured (the SDK requires a value; local servers ignore it)."""
 _OPENAI_HOST = "api.openai.com"
 
-_FINISH_REASONS: dict[str, FinishReason] = {
-    "stop": "stop",
-    "eos": "stop",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "content_filter": "content_filter",
-    "error": "error",
-}
-
 
 def _finish(raw: str | None) -> FinishReason:
-    if raw is None:
-        return "unknown"
-    return _FINISH_REASONS.get(raw, "unknown")
+    return normalise_finish_reason(raw)
 
 
 # --------------------------------------------------------------------------- settings and options
@@ -273,51 +261,7 @@ class OpenAIProvider(Provider):
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = "chat_model"
     vector_settings: ClassVar[tuple[str, ...]] = ("dimensions", "query_prefix", "document_prefix")
-    scrub_headers: ClassVar[tuple[str, ...]] = (
-        "authorization",
-        "api-key",
-        "x-api-key",
-        "openai-organization",
-        "openai-project",
-        "cookie",
-        "set-cookie",
-    )
-    scrub_query_params: ClassVar[tuple[str, ...]] = ("api-key", "api_key", "key")
-
     settings: OpenAISettings
-
-    @classmethod
-    def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
-        """How ``hayswitch check openai`` runs the contract kit.
-
-        Replay (default, from a source checkout): the cassettes in ``cassettes/openai``, recorded
-        from the llama.cpp OpenAI-compatible server the tests start (``make record PROVIDER=openai``),
-        with that server's test key and its model alias. ``--live``: the configured server
-        (``HAYSWITCH_OPENAI__*`` / ``OPENAI_*`` environment or ``-s KEY=VALUE``).
-        """
-        if live:
-            return {}
-        from pathlib import Path
-
-        from hayswitch_openai.llamacpp_server import DEFAULT_ALIAS
-
-        cassettes = Path(__file__).resolve().parents[4] / "cassettes" / "openai"
-        if not cassettes.is_dir():
-            return {}
-        key_var = "HAYSWITCH_TEST_OPENAI_KEY"
-        return {
-            "settings": {
-                "base_url": "http://127.0.0.1:18431/v1",
-                "api_key": f"env:{key_var}",
-                "chat_model": DEFAULT_ALIAS,
-                "embedding_model": DEFAULT_ALIAS,
-                "timeout": 30.0,
-                "long_text": "truncate",
-            },
-            "env": {key_var: "hayswitch-live-test-key"},
-            "cassette_dir": str(cassettes),
-            "test_class_name": "TestOpenAIContract",
-        }
 
     def __init__(
         self,

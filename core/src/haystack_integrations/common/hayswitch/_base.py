@@ -14,22 +14,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from hayswitch import (
-    DEFAULT_PROVIDER,
-    ConfigurationError,
-    Provider,
-    ProviderNotFoundError,
-    ProviderSettings,
-    RetryPolicy,
-    Secret,
-    SettingsError,
-    UnsupportedOperation,
-    get_provider_class,
-    resolve_config,
-)
-from hayswitch.provider import format_validation_error
+from hayswitch import ConfigurationError, Provider, ProviderSettings, RetryPolicy, SettingsError, get_provider_class
+from hayswitch.errors import format_validation_error
+from hayswitch.routing import ChainPlan, plan_chain
+from hayswitch.secrets import serialise_settings
 
 __all__ = ["ProviderComponentBase", "coerce_retry", "serialise_settings"]
 
@@ -59,38 +49,6 @@ def coerce_retry(retry: Mapping[str, Any] | RetryPolicy | None) -> RetryPolicy |
     raise ConfigurationError(
         f"retry must be a dict of RetryPolicy fields or a hayswitch.RetryPolicy, got {type(retry).__name__}."
     )
-
-
-def _is_secret_like(value: Any) -> bool:
-    if isinstance(value, Secret):
-        return True
-    # Haystack's Secret (or anything shaped like it) without importing it here.
-    return callable(getattr(value, "resolve_value", None)) and callable(getattr(value, "to_dict", None))
-
-
-def serialise_settings(settings: Mapping[str, Any], owner: str) -> dict[str, Any]:
-    """Provider settings as JSON-ready values, secrets only as env-var references.
-
-    Accepted secret forms: :class:`hayswitch.Secret`, Haystack's ``Secret``, ``"env:NAME"`` strings
-    and already-serialised ``{"type": "env_var", ...}`` dicts (all kept as references).
-
-    :raises ConfigurationError: if a secret is a literal token (it would be written to disk).
-    """
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if _is_secret_like(value):
-            try:
-                out[key] = Secret.coerce(value).to_dict()
-            except ConfigurationError as exc:
-                raise ConfigurationError(
-                    f"{owner}: cannot serialise setting {key!r}: {exc} The component cannot be saved while a "
-                    "setting holds a literal token."
-                ) from None
-        elif isinstance(value, BaseModel):
-            out[key] = value.model_dump(mode="json")
-        else:
-            out[key] = value
-    return out
 
 
 class ProviderComponentBase:
@@ -143,60 +101,53 @@ class ProviderComponentBase:
         self.retry = coerce_retry(retry)
         self._provider_instance: Provider | None = None
         self._provider_lock = threading.Lock()
+        self._plan_cache: ChainPlan | None = None
         if self.provider is None:
             return None
+        if not self._ready_to_plan():
+            # The other options (fallbacks) come next and plan then; an explicit name is the class.
+            return get_provider_class(self.provider)
         # Fail early on an unknown provider or invalid settings; secrets are not resolved here.
-        return self._resolve()[0]
+        return self._component_plan().primary.cls
 
     # ------------------------------------------------------------------ resolution
-    def _resolve(self) -> tuple[type[Provider], ProviderSettings]:
-        """Work out the provider class and validated settings (arguments > environment > config
-        file > default), without creating the provider.
+    def _ready_to_plan(self) -> bool:
+        """Whether every option the plan depends on is set (mixins add theirs)."""
+        return hasattr(self, "retry")
+
+    def _make_plan(self) -> ChainPlan:
+        """Plan the provider (and, in :class:`FallbackOption`, its fallbacks) from one reading of
+        the configuration."""
+        return plan_chain(
+            self.provider,
+            profile=self.profile,
+            settings=self.settings,
+            fallbacks=[],
+            purpose="generation" if self._capability == "generation" else "embeddings",
+            model=self.model,
+            model_setting=self._model_setting,
+            capability=self._capability,
+            owner=type(self).__name__,
+            unique_labels=False,
+        )
+
+    def _component_plan(self) -> ChainPlan:
+        """The plan, made once per component (settings resolved and validated once): arguments >
+        environment > config file > default, without creating the provider.
 
         :raises ProviderNotFoundError: unknown provider, or nothing configured and no default.
         :raises SettingsError: invalid settings, each problem naming its source.
         :raises UnsupportedOperation: the provider lacks what this component needs.
         """
-        owner = type(self).__name__
-        resolved = resolve_config(self.provider, profile=self.profile, settings=self.settings)
-        try:
-            cls = get_provider_class(resolved.provider)
-        except ProviderNotFoundError as exc:
-            if not resolved.is_default:
-                raise
-            listed = ", ".join(sorted(exc.available)) or "none"
-            raise ProviderNotFoundError(
-                DEFAULT_PROVIDER,
-                exc.available,
-                message=(
-                    f"{owner} has provider=None, no provider is configured, and the default provider "
-                    f"{DEFAULT_PROVIDER!r} is not installed. Configure one: pass provider='<name>', export "
-                    "HAYSWITCH_PROVIDER=<name> (or HAYSWITCH_PROFILE=<profile>), or set default_profile in "
-                    f"hayswitch.toml; or install hayswitch-local. Installed providers: {listed}."
-                ),
-            ) from None
-        if self.model is not None:
-            key = getattr(cls, self._model_setting)
-            kind = "embedding" if self._model_setting == "embedding_model_setting" else "generation"
-            if key is None:
-                raise SettingsError(
-                    f"{owner}: provider {cls.name!r} has no configurable {kind} model; remove model={self.model!r}."
-                )
-            if key in self.settings and self.settings[key] != self.model:
-                raise SettingsError(
-                    f"{owner}: model={self.model!r} conflicts with settings[{key!r}]={self.settings[key]!r}; "
-                    "set the model in one place only."
-                )
-            resolved.settings[key] = self.model
-            resolved.sources[key] = "argument 'model'"
-        validated = resolved.validate(cls.settings_model)
-        if not getattr(cls.capabilities, self._capability):
-            raise UnsupportedOperation(
-                cls.name,
-                self._capability,
-                hint=f"{owner} needs a provider with {self._capability}; choose another (see 'hayswitch providers').",
-            )
-        return cls, validated
+        plan = self._plan_cache
+        if plan is None:
+            plan = self._plan_cache = self._make_plan()
+        return plan
+
+    def _resolve(self) -> tuple[type[Provider], ProviderSettings]:
+        """The provider class and validated settings of the plan (see :meth:`_component_plan`)."""
+        primary = self._component_plan().primary
+        return primary.cls, primary.settings
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -216,9 +167,9 @@ class ProviderComponentBase:
             return
         with self._provider_lock:
             if self._provider_instance is None:
-                cls, validated = self._resolve()
-                instance = cls(validated, retry=self.retry)
-                logger.debug("%s warmed up with provider %r", type(self).__name__, cls.name)
+                plan = self._component_plan().primary
+                instance = plan.create(self.retry)
+                logger.debug("%s warmed up with provider %r", type(self).__name__, plan.cls.name)
                 self._provider_instance = instance
 
     def _ready_provider(self) -> Provider:

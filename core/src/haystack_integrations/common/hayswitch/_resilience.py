@@ -18,11 +18,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from hayswitch import ConfigurationError, Provider, RetryPolicy, resolve_config
+from hayswitch import ConfigurationError, Provider, RetryPolicy
 from hayswitch.cache import EmbeddingCache, resolve_cache
-from hayswitch.fallback import FallbackChain, FallbackSpec, Purpose, resolve_fallback_specs
+from hayswitch.fallback import FallbackChain, FallbackSpec
+from hayswitch.routing import ChainPlan, plan_chain, plan_fallbacks
 
 __all__ = ["CacheOption", "FallbackOption", "carry_fallback_meta", "fallback_totals"]
 
@@ -89,12 +90,19 @@ class FallbackOption:
     """Mixin: the ``fallbacks`` option (generators; embedders across one embedding space)."""
 
     _capability: ClassVar[str]
+    _model_setting: ClassVar[Any]
     fallbacks: list[str | dict[str, Any]] | None
     _provider_instance: Provider | None
+    _plan_cache: ChainPlan | None
     provider: str | None
     profile: str | None
     settings: dict[str, Any]
+    model: str | None
     retry: RetryPolicy | None
+
+    if TYPE_CHECKING:  # provided by ProviderComponentBase
+
+        def _component_plan(self) -> ChainPlan: ...
 
     def _init_fallbacks(self, fallbacks: Sequence[FallbackSpec] | None) -> None:
         owner = type(self).__name__
@@ -107,20 +115,32 @@ class FallbackOption:
             )
         else:
             self.fallbacks = [dict(f) if isinstance(f, Mapping) else f for f in fallbacks]
-            # Fail early on malformed entries, unknown names and invalid settings (no secret resolved).
-            resolve_fallback_specs(self.fallbacks)
         self._chain: FallbackChain | None = None
         self._chain_for: Provider | None = None  # the primary the chain (or its absence) was built for
         self._chain_lock = threading.Lock()
+        self._plan_cache = None
+        if getattr(self, "provider", None) is not None and self._ready_to_plan():
+            self._component_plan()  # the provider and its fallbacks, checked once (no secret resolved)
+        elif self.fallbacks:
+            # Fail early on malformed entries, unknown names and invalid settings (no secret resolved).
+            plan_fallbacks(self.fallbacks)
 
-    def _fallback_specs(self) -> list[FallbackSpec]:
-        if self.fallbacks is not None:
-            return list(self.fallbacks)
-        if self._capability != "generation":
-            # A profile's ``fallbacks`` are for generation: an embedder falls back only when told to.
-            return []
-        resolved = resolve_config(self.provider, profile=self.profile, settings=self.settings)
-        return list(resolved.fallbacks)
+    def _ready_to_plan(self) -> bool:
+        return hasattr(self, "fallbacks") and bool(super()._ready_to_plan())  # type: ignore[misc]
+
+    def _make_plan(self) -> ChainPlan:
+        return plan_chain(
+            self.provider,
+            profile=self.profile,
+            settings=self.settings,
+            fallbacks=self.fallbacks,  # None: the active profile's (generation only)
+            purpose="generation" if self._capability == "generation" else "embeddings",
+            model=self.model,
+            model_setting=self._model_setting,
+            capability=self._capability,
+            owner=type(self).__name__,
+            unique_labels=False,
+        )
 
     def _with_fallbacks(self, primary: Provider) -> Provider:
         """The provider to call: ``primary`` itself, or a :class:`FallbackChain` headed by it (a
@@ -130,28 +150,13 @@ class FallbackOption:
         if self._chain_for is not primary:
             with self._chain_lock:
                 if self._chain_for is not primary:
-                    specs = self._fallback_specs()
-                    chain = self._build_chain(primary, specs) if specs else None
+                    built = self._component_plan().create_fallbacks(primary, self.retry, label=primary.name)
+                    chain = built if isinstance(built, FallbackChain) else None
                     old, self._chain = self._chain, chain
                     self._chain_for = primary
                     if old is not None:
                         _close_fallbacks(old)
         return primary if self._chain is None else cast(Provider, self._chain)
-
-    def _build_chain(self, primary: Provider, specs: list[FallbackSpec]) -> FallbackChain:
-        purpose: Purpose = "generation" if self._capability == "generation" else "embeddings"
-        members: list[Provider | tuple[str, Provider]] = [primary]
-        created: list[Provider] = []
-        try:
-            for label, cls, validated in resolve_fallback_specs(specs):
-                member = cls(validated, retry=self.retry)
-                created.append(member)
-                members.append((label, member))
-            return FallbackChain(members, purpose=purpose)
-        except BaseException:
-            for member in created:
-                member.close()
-            raise
 
     def _close_chain(self) -> None:
         with self._chain_lock:

