@@ -18,7 +18,7 @@ __all__ = ["build_app", "main"]
 
 def build_app() -> typer.Typer:
     """Create the root Typer app with core and plugin commands."""
-    from hayswitch.cli import ask, cache, check, finetune, index, providers
+    from hayswitch.cli import ask, cache, check, finetune, index, new_provider, providers
 
     plugin_notes: list[str] = []
     app = typer.Typer(
@@ -52,6 +52,7 @@ def build_app() -> typer.Typer:
     cache.register(app)
     ask.register(app)
     check.register(app)
+    new_provider.register(app)
     finetune.register(app)
     plugin_notes.extend(_add_plugin_commands(app))
     return app
