@@ -417,11 +417,11 @@ def _mismatch_advice() -> Iterator[None]:
         if cassette is not None and request is not None:
             self.args = (mismatch_message(cassette, request),)
 
-    Mismatch.__init__ = __init__  # type: ignore[method-assign]
+    Mismatch.__init__ = __init__
     try:
         yield
     finally:
-        Mismatch.__init__ = original  # type: ignore[method-assign]
+        Mismatch.__init__ = original
 
 
 @contextmanager

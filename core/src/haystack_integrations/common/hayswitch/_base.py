@@ -102,15 +102,19 @@ class ProviderComponentBase:
         self._provider_instance: Provider | None = None
         self._provider_lock = threading.Lock()
         self._plan_cache: ChainPlan | None = None
-        if self.provider is None:
-            return None
         if not self._ready_to_plan():
-            # The other options (fallbacks) come next and plan then; an explicit name is the class.
-            return get_provider_class(self.provider)
-        # Fail early on an unknown provider or invalid settings; secrets are not resolved here.
-        return self._component_plan().primary.cls
+            # The other options (fallbacks) come next and check then; an explicit name is the class.
+            return get_provider_class(self.provider) if self.provider is not None else None
+        return self._check_options()
 
     # ------------------------------------------------------------------ resolution
+    def _check_options(self) -> type[Provider] | None:
+        """Once every option is set: with an explicit provider, plan now -- unknown provider or
+        invalid settings fail at construction (no secret is resolved) -- and return its class."""
+        if self.provider is None:
+            return None
+        return self._component_plan().primary.cls
+
     def _ready_to_plan(self) -> bool:
         """Whether every option the plan depends on is set (mixins add theirs)."""
         return hasattr(self, "retry")

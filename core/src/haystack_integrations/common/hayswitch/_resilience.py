@@ -119,14 +119,19 @@ class FallbackOption:
         self._chain_for: Provider | None = None  # the primary the chain (or its absence) was built for
         self._chain_lock = threading.Lock()
         self._plan_cache = None
-        if getattr(self, "provider", None) is not None and self._ready_to_plan():
-            self._component_plan()  # the provider and its fallbacks, checked once (no secret resolved)
-        elif self.fallbacks:
-            # Fail early on malformed entries, unknown names and invalid settings (no secret resolved).
+        if self._ready_to_plan():  # otherwise the provider options come next and check then
+            self._check_options()
+
+    def _check_options(self) -> type[Provider] | None:
+        cls = super()._check_options()  # type: ignore[misc]
+        if self.provider is None and self.fallbacks:
+            # No plan yet (the provider is resolved at warm-up); still fail early on malformed
+            # entries, unknown names and invalid settings (no secret resolved).
             plan_fallbacks(self.fallbacks)
+        return cast("type[Provider] | None", cls)
 
     def _ready_to_plan(self) -> bool:
-        return hasattr(self, "fallbacks") and bool(super()._ready_to_plan())  # type: ignore[misc]
+        return hasattr(self, "fallbacks") and hasattr(self, "retry")
 
     def _make_plan(self) -> ChainPlan:
         return plan_chain(
