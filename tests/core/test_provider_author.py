@@ -23,9 +23,10 @@ from hayswitch import (
     Provider,
     hookimpl,
 )
-from hayswitch.contracts import declared_contract, scrub_lists
+from hayswitch.api import declared_contract
 from hayswitch.registry import PluginWarning, Registry
 from hayswitch.testing import ProviderContractTests, check_descriptions, contract_test_class, use_cassette
+from hayswitch.testing.cassettes import scrub_lists
 
 
 class _Embedder(Provider):

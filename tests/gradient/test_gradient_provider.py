@@ -93,7 +93,7 @@ def test_importing_the_package_and_plugin_loads_no_sdk_or_haystack() -> None:
 def test_contract_declaration_points_at_the_shipped_cassettes() -> None:
     from gradient_support import CASSETTES, recorded_host
 
-    from hayswitch.contracts import declared_contract
+    from hayswitch.api import declared_contract
     from hayswitch.testing import contract_test_class
 
     declaration = declared_contract("gradient")

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from hayswitch.config import ResolvedConfig
+from hayswitch.contracts import ContractDeclaration
+from hayswitch.errors import ConfigurationError
 from hayswitch.provider import Provider, ProviderSettings
 from hayswitch.registry import ProviderInfo, get_registry
 from hayswitch.retry import RetryPolicy
 
-__all__ = ["get_provider", "get_provider_class", "list_providers", "resolve_provider"]
+__all__ = ["declared_contract", "get_provider", "get_provider_class", "list_providers", "resolve_provider"]
 
 
 def list_providers() -> list[ProviderInfo]:
@@ -26,6 +28,21 @@ def get_provider_class(name: str) -> type[Provider]:
     :raises ProviderNotFoundError: listing what is available, with a did-you-mean suggestion.
     """
     return get_registry().get_class(name)
+
+
+def declared_contract(provider: str) -> ContractDeclaration | None:
+    """The :class:`~hayswitch.ContractDeclaration` a plugin registered for ``provider``, or None.
+
+    :raises ConfigurationError: if none was found and a plugin's ``register_contracts`` hook
+        failed (that plugin may be the one declaring ``provider``).
+    """
+    declarations, problems = get_registry().contract_declarations()
+    if provider not in declarations and problems:
+        raise ConfigurationError(
+            f"No contract declaration for {provider!r} was found, and register_contracts() failed in "
+            + "; ".join(problems)
+        )
+    return declarations.get(provider)
 
 
 def resolve_provider(

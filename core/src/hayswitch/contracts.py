@@ -23,7 +23,8 @@ does not belong on the production class. A plugin declares it next to its provid
             )
         )
 
-The plugin's test module then needs one line (see :func:`hayswitch.testing.contract_test_class`),
+:func:`hayswitch.api.declared_contract` finds a provider's declaration. The plugin's test module
+then needs one line (see :func:`hayswitch.testing.contract_test_class`),
 and ``hayswitch check acme`` runs exactly the same checks against the same cassettes after
 ``pip install hayswitch-acme``.
 
@@ -42,9 +43,8 @@ from hayswitch.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from hayswitch.provider import Provider
-    from hayswitch.registry import Registry
 
-__all__ = ["KIT_ATTRIBUTES", "ContractDeclaration", "declared_contract", "legacy_contract", "scrub_lists"]
+__all__ = ["KIT_ATTRIBUTES", "ContractDeclaration", "default_class_name", "legacy_contract"]
 
 #: Class attributes of :class:`hayswitch.testing.ProviderContractTests` a declaration may set
 #: through :attr:`ContractDeclaration.kit` (``settings``, ``env`` and ``cassette_dir`` have fields
@@ -143,46 +143,6 @@ def default_class_name(provider: str) -> str:
     return "Test" + "".join(w[:1].upper() + w[1:] for w in words if w) + "Contract"
 
 
-def _collect(registry: Registry) -> tuple[dict[str, ContractDeclaration], list[str]]:
-    """Every declaration, and the problems of plugins whose hook failed (isolated per plugin)."""
-    found: dict[str, ContractDeclaration] = {}
-    problems: list[str] = []
-
-    def register(declaration: ContractDeclaration) -> None:
-        if not isinstance(declaration, ContractDeclaration):
-            raise ConfigurationError(
-                f"register_contracts() must register hayswitch.ContractDeclaration objects, got {declaration!r}."
-            )
-        found.setdefault(declaration.provider, declaration)
-
-    pm = registry.plugin_manager
-    for impl in pm.hook.register_contracts.get_hookimpls():
-        # Through pluggy's hook caller, one plugin at a time: a broken plugin is its own problem.
-        others = [p for p in pm.get_plugins() if p is not impl.plugin]
-        try:
-            pm.subset_hook_caller("register_contracts", remove_plugins=others)(register=register)
-        except Exception as exc:  # noqa: BLE001 - reported below, with the plugin's name
-            problems.append(f"plugin {pm.get_name(impl.plugin)!r}: {type(exc).__name__}: {exc}")
-    return found, problems
-
-
-def declared_contract(provider: str, *, registry: Registry | None = None) -> ContractDeclaration | None:
-    """The contract declaration a plugin registered for ``provider``, or None.
-
-    :raises ConfigurationError: if no declaration was found and a plugin's ``register_contracts``
-        hook failed (that plugin may be the one declaring ``provider``).
-    """
-    from hayswitch.registry import get_registry
-
-    declarations, problems = _collect(registry if registry is not None else get_registry())
-    if provider not in declarations and problems:
-        raise ConfigurationError(
-            f"No contract declaration for {provider!r} was found, and register_contracts() failed in "
-            + "; ".join(problems)
-        )
-    return declarations.get(provider)
-
-
 def legacy_contract(cls: type[Provider], *, live: bool = False) -> ContractDeclaration:
     """A declaration built from the older ``Provider.contract_settings()`` classmethod and the
     class's ``scrub_*`` / ``heavy_modules`` attributes (providers without a declaration)."""
@@ -215,18 +175,3 @@ def legacy_contract(cls: type[Provider], *, live: bool = False) -> ContractDecla
         scrub_query_params=tuple(cls.scrub_query_params),
         kit={k: v for k, v in data.items() if k in KIT_ATTRIBUTES},
     )
-
-
-def scrub_lists(cls: type[Provider]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Headers and query parameters to scrub from ``cls``'s cassettes: its declaration's lists
-    (when its plugin registered one) together with the class attributes."""
-    declaration: ContractDeclaration | None = None
-    name = getattr(cls, "name", None)
-    if isinstance(name, str) and name:
-        try:
-            declaration = declared_contract(name)
-        except ConfigurationError:
-            declaration = None
-    headers = tuple(cls.scrub_headers) + (declaration.scrub_headers if declaration else ())
-    params = tuple(cls.scrub_query_params) + (declaration.scrub_query_params if declaration else ())
-    return tuple(dict.fromkeys(h.lower() for h in headers)), tuple(dict.fromkeys(params))

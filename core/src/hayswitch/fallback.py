@@ -53,7 +53,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from hayswitch.errors import (
     ConfigurationError,
@@ -63,6 +63,7 @@ from hayswitch.errors import (
 )
 from hayswitch.provider import MessagesInput, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
+from hayswitch.routing import ChainPlan, FallbackSpec, ProviderPlan, Purpose, plan_chain, plan_fallbacks
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
@@ -79,14 +80,14 @@ __all__ = [
     "FallbackSpec",
     "Purpose",
     "build_fallback_chain",
+    "chain_from_plan",
+    "create_chain",
     "check_embedding_spaces",
     "resolve_fallback_specs",
     "triggers_fallback",
 ]
 
 T = TypeVar("T")
-Purpose = Literal["generation", "embeddings"]
-FallbackSpec = str | Mapping[str, Any]
 """A fallback entry: a profile or provider name, or ``{"provider": name, "settings": {...}}`` /
 ``{"profile": name, "settings": {...}}``."""
 
@@ -436,8 +437,6 @@ def resolve_fallback_specs(
     :raises ConfigurationError: for malformed entries, unknown profiles or providers (listing
         what exists), or invalid settings.
     """
-    from hayswitch.routing import plan_fallbacks
-
     return [(p.label, p.cls, p.settings) for p in plan_fallbacks(specs, environ=environ, cwd=cwd)]
 
 
@@ -464,8 +463,6 @@ def build_fallback_chain(
     :raises ConfigurationError: for unknown names, invalid settings, duplicate members, missing
         capabilities, or (embeddings) members of different embedding spaces.
     """
-    from hayswitch.routing import ChainPlan, ProviderPlan, plan_chain, plan_fallbacks
-
     policy = RetryPolicy.coerce(retry)
     if isinstance(provider, Provider):
         members = plan_fallbacks(list(fallbacks or []), environ=environ, cwd=cwd)
@@ -477,8 +474,9 @@ def build_fallback_chain(
         primary_plan = ProviderPlan(
             label=provider.name, cls=type(provider), settings=provider.settings, resolved=_no_resolution(provider)
         )
-        chain = ChainPlan(primary=primary_plan, fallbacks=members, purpose=purpose).create_fallbacks(provider, policy)
-        return chain if isinstance(chain, FallbackChain) else FallbackChain([provider], purpose=purpose)
+        return create_chain(
+            ChainPlan(primary=primary_plan, fallbacks=members, purpose=purpose), policy, primary=provider
+        )
     chain_plan = plan_chain(
         provider,
         profile=profile,
@@ -489,7 +487,50 @@ def build_fallback_chain(
         environ=environ,
         cwd=cwd,
     )
-    return chain_plan.create(policy)
+    return create_chain(chain_plan, policy)
+
+
+def chain_from_plan(
+    plan: ChainPlan,
+    primary: Provider,
+    retry: RetryPolicy | Mapping[str, Any] | None = None,
+    *,
+    label: str | None = None,
+) -> Provider | FallbackChain:
+    """``primary`` alone when ``plan`` has no fallbacks, else a :class:`FallbackChain` headed by it
+    with freshly created fallback members (closed again if building the chain fails).
+
+    :param label: the primary's label in the chain (default: its plan's label).
+    """
+    if not plan.fallbacks:
+        return primary
+    created: list[Provider] = []
+    try:
+        members: list[Provider | tuple[str, Provider]] = [(label or plan.primary.label, primary)]
+        for member_plan in plan.fallbacks:
+            member = member_plan.create(retry)
+            created.append(member)
+            members.append((member_plan.label, member))
+        return FallbackChain(members, purpose=plan.purpose)
+    except BaseException:
+        for member in created:
+            member.close()
+        raise
+
+
+def create_chain(
+    plan: ChainPlan, retry: RetryPolicy | Mapping[str, Any] | None = None, *, primary: Provider | None = None
+) -> FallbackChain:
+    """Create every member of ``plan`` (or use ``primary``) and return the chain, even with no
+    fallbacks; providers created here are closed again if building the chain fails."""
+    head = primary if primary is not None else plan.primary.create(retry)
+    try:
+        chain = chain_from_plan(plan, head, retry)
+        return chain if isinstance(chain, FallbackChain) else FallbackChain([head], purpose=plan.purpose)
+    except BaseException:
+        if primary is None:
+            head.close()
+        raise
 
 
 def _no_resolution(provider: Provider) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 import pluggy
 
 from hayswitch import hookspecs
+from hayswitch.contracts import ContractDeclaration
 from hayswitch.errors import (
     ConfigurationError,
     DuplicateProviderError,
@@ -359,6 +360,30 @@ class Registry:
         available = self.names()
         close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
         raise ProviderNotFoundError(name, available, close[0] if close else None)
+
+    def contract_declarations(self) -> tuple[dict[str, ContractDeclaration], list[str]]:
+        """Every :class:`~hayswitch.ContractDeclaration` the plugins register (``register_contracts``
+        hook, called through pluggy one plugin at a time), and the problems of plugins whose hook
+        failed (a broken plugin does not hide the others' declarations)."""
+        self.load()
+        found: dict[str, ContractDeclaration] = {}
+        problems: list[str] = []
+
+        def register(declaration: ContractDeclaration) -> None:
+            if not isinstance(declaration, ContractDeclaration):
+                raise ConfigurationError(
+                    f"register_contracts() must register hayswitch.ContractDeclaration objects, got {declaration!r}."
+                )
+            found.setdefault(declaration.provider, declaration)
+
+        pm = self.plugin_manager
+        for impl in pm.hook.register_contracts.get_hookimpls():
+            others = [p for p in pm.get_plugins() if p is not impl.plugin]
+            try:
+                pm.subset_hook_caller("register_contracts", remove_plugins=others)(register=register)
+            except Exception as exc:  # noqa: BLE001 - reported with the plugin's name
+                problems.append(f"plugin {pm.get_name(impl.plugin)!r}: {_short_error(exc)}{_where(exc)}")
+        return found, problems
 
     def plugins(self) -> list[PluginInfo]:
         self.load()

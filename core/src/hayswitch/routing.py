@@ -5,8 +5,8 @@ Haystack components and the CLI all go through :func:`plan_provider` / :func:`pl
 
 1. *plan* -- read ``hayswitch.toml`` once, merge arguments > environment > config file >
    default, find the provider class, validate the settings (no secret is resolved);
-2. *create* -- :meth:`ProviderPlan.create` / :meth:`ChainPlan.create` instantiate the providers
-   (this is where secrets are resolved).
+2. *create* -- :meth:`ProviderPlan.create` instantiates a provider (this is where secrets are
+   resolved); :func:`hayswitch.fallback.chain_from_plan` a chain.
 
 A component plans once for its lifetime and creates from the same plan at every ``warm_up``
 after a ``close``; one message explains a missing default provider everywhere.
@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from hayswitch.config import (
     DEFAULT_PROVIDER,
@@ -34,12 +34,11 @@ from hayswitch.errors import ConfigurationError, ProviderNotFoundError, Settings
 from hayswitch.provider import Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
 
-if TYPE_CHECKING:
-    from hayswitch.fallback import FallbackChain, FallbackSpec
-
 __all__ = [
     "ChainPlan",
+    "FallbackSpec",
     "ProviderPlan",
+    "Purpose",
     "default_provider_missing",
     "load_config",
     "plan_chain",
@@ -48,6 +47,8 @@ __all__ = [
 ]
 
 Purpose = Literal["generation", "embeddings"]
+FallbackSpec = str | Mapping[str, Any]
+"""A fallback entry: a profile or provider name, or ``{"provider"|"profile": name, "settings": {...}}``."""
 ModelSetting = Literal["embedding_model_setting", "generation_model_setting"]
 
 
@@ -119,12 +120,12 @@ def plan_provider(
     :raises SettingsError: invalid settings, each problem naming its source.
     :raises UnsupportedOperation: the provider lacks ``capability``.
     """
-    from hayswitch.api import get_provider_class
+    from hayswitch.registry import get_registry
 
     who = f"{owner}: " if owner else ""
     resolved = resolve_config(provider, profile=profile, settings=settings, environ=environ, cwd=cwd, config=config)
     try:
-        cls = get_provider_class(resolved.provider)
+        cls = get_registry().get_class(resolved.provider)
     except ProviderNotFoundError as exc:
         if not resolved.is_default:
             raise
@@ -212,7 +213,8 @@ def plan_fallbacks(
 
 @dataclass(frozen=True)
 class ChainPlan:
-    """A primary provider and its fallbacks, planned from one reading of the configuration.
+    """A primary provider and its fallbacks, planned from one reading of the configuration
+    (created by :func:`hayswitch.fallback.chain_from_plan`).
 
     :param primary: the primary provider's plan.
     :param fallbacks: the fallback members' plans, in order.
@@ -222,42 +224,6 @@ class ChainPlan:
     primary: ProviderPlan
     fallbacks: list[ProviderPlan] = field(default_factory=list)
     purpose: Purpose = "generation"
-
-    def create_fallbacks(
-        self, primary: Provider, retry: RetryPolicy | Mapping[str, Any] | None = None, *, label: str | None = None
-    ) -> Provider | FallbackChain:
-        """``primary`` alone, or a :class:`~hayswitch.fallback.FallbackChain` headed by it with
-        freshly created fallback members (closed again if building the chain fails).
-
-        :param label: the primary's label in the chain (default: its plan's label)."""
-        from hayswitch.fallback import FallbackChain
-
-        if not self.fallbacks:
-            return primary
-        created: list[Provider] = []
-        try:
-            members: list[Provider | tuple[str, Provider]] = [(label or self.primary.label, primary)]
-            for plan in self.fallbacks:
-                member = plan.create(retry)
-                created.append(member)
-                members.append((plan.label, member))
-            return FallbackChain(members, purpose=self.purpose)
-        except BaseException:
-            for member in created:
-                member.close()
-            raise
-
-    def create(self, retry: RetryPolicy | Mapping[str, Any] | None = None) -> FallbackChain:
-        """Create every member and return the chain (even with no fallbacks)."""
-        from hayswitch.fallback import FallbackChain
-
-        primary = self.primary.create(retry)
-        try:
-            chain = self.create_fallbacks(primary, retry)
-            return chain if isinstance(chain, FallbackChain) else FallbackChain([primary], purpose=self.purpose)
-        except BaseException:
-            primary.close()
-            raise
 
 
 def plan_chain(

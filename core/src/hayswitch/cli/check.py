@@ -79,8 +79,8 @@ class CheckResult:
 
 def declared_cassette_dir(provider: str) -> Path | None:
     """The cassette directory the provider's contract declaration names (None: no cassettes)."""
-    from hayswitch.api import get_provider_class
-    from hayswitch.contracts import declared_contract, legacy_contract
+    from hayswitch.api import declared_contract, get_provider_class
+    from hayswitch.contracts import legacy_contract
 
     declaration = declared_contract(provider) or legacy_contract(get_provider_class(provider))
     return None if declaration.cassette_dir is None else Path(declaration.cassette_dir)

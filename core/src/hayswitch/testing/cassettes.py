@@ -74,6 +74,7 @@ __all__ = [
     "make_vcr",
     "record_mode",
     "register_vcr_extensions",
+    "scrub_lists",
     "use_cassette",
 ]
 
@@ -289,6 +290,23 @@ def _header_scrubber(names: Sequence[str]) -> Callable[[dict[str, Any]], dict[st
     return scrub
 
 
+def scrub_lists(provider: type[Provider]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Headers and query parameters to scrub from ``provider``'s cassettes: its contract
+    declaration's lists (when its plugin registered one) together with the class attributes."""
+    from hayswitch.api import declared_contract
+
+    declaration = None
+    name = getattr(provider, "name", None)
+    if isinstance(name, str) and name:
+        try:
+            declaration = declared_contract(name)
+        except ConfigurationError:
+            declaration = None
+    headers = tuple(provider.scrub_headers) + (declaration.scrub_headers if declaration else ())
+    params = tuple(provider.scrub_query_params) + (declaration.scrub_query_params if declaration else ())
+    return tuple(dict.fromkeys(h.lower() for h in headers)), tuple(dict.fromkeys(params))
+
+
 def cassette_config(
     provider: type[Provider],
     *,
@@ -310,8 +328,6 @@ def cassette_config(
 
     if not (isinstance(provider, type) and issubclass(provider, Provider)):
         raise ConfigurationError(f"cassette_config() takes a Provider subclass, got {provider!r}.")
-    from hayswitch.contracts import scrub_lists
-
     declared_headers, declared_params = scrub_lists(provider)
     headers = tuple(dict.fromkeys(h.lower() for h in (*declared_headers, *extra_scrub_headers)))
     params = tuple(dict.fromkeys((*declared_params, *extra_scrub_query_params)))

@@ -786,7 +786,8 @@ def contract_test_class(
     :raises ProviderNotFoundError: if the provider is not installed.
     :raises ConfigurationError: for an unusable declaration, or when replaying without cassettes.
     """
-    from hayswitch.contracts import declared_contract, legacy_contract
+    from hayswitch.api import declared_contract
+    from hayswitch.contracts import legacy_contract
     from hayswitch.testing.cassettes import record_mode
 
     declaration = declared_contract(provider)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from hayswitch import ConfigurationError, Provider, RetryPolicy
 from hayswitch.cache import EmbeddingCache, resolve_cache
-from hayswitch.fallback import FallbackChain, FallbackSpec
+from hayswitch.fallback import FallbackChain, FallbackSpec, chain_from_plan
 from hayswitch.routing import ChainPlan, plan_chain, plan_fallbacks
 
 __all__ = ["CacheOption", "FallbackOption", "carry_fallback_meta", "fallback_totals"]
@@ -155,7 +155,7 @@ class FallbackOption:
         if self._chain_for is not primary:
             with self._chain_lock:
                 if self._chain_for is not primary:
-                    built = self._component_plan().create_fallbacks(primary, self.retry, label=primary.name)
+                    built = chain_from_plan(self._component_plan(), primary, self.retry, label=primary.name)
                     chain = built if isinstance(built, FallbackChain) else None
                     old, self._chain = self._chain, chain
                     self._chain_for = primary
