@@ -71,6 +71,7 @@ __all__ = [
     "FINISH_REASONS",
     "error_for_status",
     "error_in_stream",
+    "json_object",
     "malformed_response",
     "normalise_finish_reason",
     "redact",
@@ -304,6 +305,18 @@ def error_in_stream(
 def malformed_response(what: str, *, provider: str, status: int | None = None) -> ResponseError:
     """The error for a response that is not what the API promises (bad JSON, missing fields)."""
     return ResponseError(f"The server returned a malformed response: {what}.", provider=provider, status_code=status)
+
+
+def json_object(body: bytes | str, *, provider: str, what: str = "the response") -> dict[str, Any]:
+    """``body`` parsed as a JSON object, or a :class:`~hayswitch.errors.ResponseError` (retryable)
+    saying it was not one -- the malformed-body check every HTTP provider needs."""
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError):
+        raise malformed_response(f"{what} is not JSON", provider=provider) from None
+    if not isinstance(data, dict):
+        raise malformed_response(f"{what} is a JSON {type(data).__name__}, not an object", provider=provider)
+    return data
 
 
 def normalise_finish_reason(raw: str | None, *, default: FinishReason = "unknown") -> FinishReason:
