@@ -59,6 +59,8 @@ KIT_ATTRIBUTES = frozenset(
         "unicode_texts",
         "long_text_words",
         "non_secret_settings",
+        "fault_url_setting",
+        "fault_url_suffix",
     }
 )
 

@@ -131,7 +131,7 @@ class _Collector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         name = self._check_name(report.nodeid)
-        description = self.descriptions.get(name) or name.replace("_", " ")
+        description = self.descriptions.get(name.split("[", 1)[0]) or name.replace("_", " ")
         current = self.results.get(name)
         if report.when == "call" or current is None:
             if report.passed and report.when != "call":

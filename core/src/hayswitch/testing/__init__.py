@@ -80,11 +80,13 @@ from hayswitch.testing.contract import (
     check_descriptions,
     contract_test_class,
 )
+from hayswitch.testing.faults import FaultServer
 
 __all__ = [
     "DEFAULT_HEAVY_MODULES",
     "REDACTED",
     "CassetteRecordingError",
+    "FaultServer",
     "ProviderContractTests",
     "RequestLog",
     "UnplayedInteractionsError",

@@ -21,7 +21,18 @@ import pytest
 from pydantic import BaseModel
 
 from hayswitch.api import get_provider, get_provider_class, list_providers
-from hayswitch.errors import ConfigurationError, InvalidInputError, UnsupportedOperation
+from hayswitch.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    RateLimitError,
+    ResponseError,
+    ServerError,
+    UnsupportedOperation,
+)
 from hayswitch.finetune import FineTuning
 from hayswitch.provider import Provider, ProviderSettings
 from hayswitch.retry import NO_RETRY, RetryPolicy
@@ -30,6 +41,8 @@ from hayswitch.types import FinishReason, GenerationChunk, GenerationResult
 
 if TYPE_CHECKING:
     from vcr.cassette import Cassette
+
+    from hayswitch.testing.faults import FaultServer
 
 __all__ = [
     "DEFAULT_HEAVY_MODULES",
@@ -166,6 +179,10 @@ class ProviderContractTests:
     :cvar non_secret_settings: setting names that look like secrets but are not.
     :cvar heavy_modules: modules that listing providers must not import, besides the kit's
         defaults and the provider class's own ``heavy_modules``.
+    :cvar fault_url_setting: the setting holding the server address (e.g. ``"base_url"``): the
+        error-mapping checks point it at a fault-injecting server (:class:`~hayswitch.testing.
+        faults.FaultServer`) answering 401/403/404/429/5xx/malformed bodies; None skips them.
+    :cvar fault_url_suffix: appended to the fault server's address (e.g. ``"/v1"``).
 
     Rather than setting these by hand, declare them once in the plugin (a
     :class:`hayswitch.ContractDeclaration`) and build the class with
@@ -204,6 +221,8 @@ class ProviderContractTests:
     long_text_words: ClassVar[int] = 12_000
     non_secret_settings: ClassVar[tuple[str, ...]] = ()
     heavy_modules: ClassVar[tuple[str, ...]] = ()
+    fault_url_setting: ClassVar[str | None] = None
+    fault_url_suffix: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -745,6 +764,86 @@ class ProviderContractTests:
         asynchronous = self._assert_stream(chunks)
         if self._caps(contract_provider).deterministic:
             assert asynchronous == sync
+
+    # ================================================================== error mapping (fault server)
+    @pytest.fixture
+    def fault_provider(self, contract_env: None) -> Iterator[tuple[FaultServer, Provider]]:
+        """A provider pointed at a :class:`FaultServer` (no cassette, no retries)."""
+        if not self.fault_url_setting:
+            pytest.skip("not applicable: no fault_url_setting declared (the setting holding the server address)")
+        from hayswitch.testing.faults import FaultServer
+
+        with FaultServer() as server:
+            settings = {**dict(self.settings), self.fault_url_setting: server.url + self.fault_url_suffix}
+            provider = get_provider(self.provider_name, retry=NO_RETRY, **settings)
+            try:
+                yield server, provider
+            finally:
+                provider.close()
+
+    def _fault_call(self, provider: Provider) -> Callable[[], Any]:
+        caps = self._caps(provider)
+        if caps.embeddings:
+            return lambda: provider.embed_text("hello")
+        if caps.generation:
+            return lambda: provider.generate(self.prompt, dict(self.generation_options))
+        pytest.skip("not applicable: the provider declares neither embeddings nor generation")
+
+    @pytest.mark.parametrize(
+        ("status", "expected"),
+        [(401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError), (500, ServerError)],
+    )
+    def test_http_errors_map_to_typed_errors(
+        self, fault_provider: tuple[FaultServer, Provider], status: int, expected: type[ProviderError]
+    ) -> None:
+        """HTTP 401/403/404/5xx answers raise the matching typed hayswitch error, one request each."""
+        server, provider = fault_provider
+        server.fault(status)
+        with pytest.raises(expected) as excinfo:
+            self._fault_call(provider)()
+        assert excinfo.value.status_code == status, f"the error does not carry HTTP {status}"
+        assert server.requests == 1, f"{server.requests} requests for one call without retries"
+
+    def test_rate_limit_carries_retry_after(self, fault_provider: tuple[FaultServer, Provider]) -> None:
+        """HTTP 429 raises a retryable RateLimitError carrying the server's Retry-After."""
+        server, provider = fault_provider
+        server.fault(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "7"})
+        with pytest.raises(RateLimitError) as excinfo:
+            self._fault_call(provider)()
+        assert excinfo.value.retryable, "a rate limit must be retryable"
+        assert excinfo.value.retry_after == 7.0, f"retry_after is {excinfo.value.retry_after!r}, the server said 7"
+
+    def test_malformed_body_is_a_response_error(self, fault_provider: tuple[FaultServer, Provider]) -> None:
+        """A 200 answer that is not what the API promises raises a ResponseError."""
+        server, provider = fault_provider
+        server.fault(200, "this is not JSON {")
+        with pytest.raises(ResponseError):
+            self._fault_call(provider)()
+
+    def test_credentials_never_appear_in_errors(self, fault_provider: tuple[FaultServer, Provider]) -> None:
+        """A server that echoes the credential in its error never gets it into the error or its chain."""
+        server, provider = fault_provider
+        server.fault(401, {"error": {"message": "invalid credential {key} (sent as: {auth})"}})
+        with pytest.raises(ProviderError) as excinfo:
+            self._fault_call(provider)()
+        values = []
+        for secret in _secrets_in(provider.settings):
+            try:
+                value = secret.resolve_value()
+            except MissingSecretError:
+                continue
+            if value and len(value) >= 4:
+                values.append(value)
+        if not values:
+            pytest.skip("not applicable: the configured settings hold no credential")
+        chain: BaseException | None = excinfo.value
+        while chain is not None:
+            for view in (str(chain), repr(chain)):
+                leaked = [v for v in values if v in view]
+                assert not leaked, (
+                    f"a credential appears in {type(chain).__name__} (the error or its chain): {view[:200]}"
+                )
+            chain = chain.__cause__ or chain.__context__
 
     # ================================================================== lifecycle
     def test_close_is_idempotent(self, contract_provider: Provider) -> None:
