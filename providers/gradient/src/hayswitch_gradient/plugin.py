@@ -52,6 +52,8 @@ def register_contracts(register: Callable[[ContractDeclaration], None]) -> None:
             heavy_modules=("gradientai",),
             scrub_headers=("authorization", "x-gradient-workspace-id"),
             kit={
+                "fault_url_setting": "host",
+                "fault_url_suffix": "/api",
                 "non_secret_settings": ("max_generated_token_count",),  # "token" = LLM tokens
                 "generation_options": {"max_tokens": 16, "temperature": 0.0},
                 "invalid_options": (
