@@ -27,6 +27,7 @@ __all__ = [
     "EmbeddingFailedError",
     "HayswitchError",
     "InvalidInputError",
+    "InvalidInputTypeError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -134,6 +135,14 @@ class InvalidInputError(HayswitchError, ValueError):
     """The arguments of a call are invalid. Raised before any request is sent."""
 
 
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """An argument of a call has the wrong type (a string where Documents were expected, ...).
+
+    Also a :class:`TypeError`, which is what Haystack components raise for wrong input types, and a
+    :class:`ValueError` through :class:`InvalidInputError`.
+    """
+
+
 # --------------------------------------------------------------------------- provider / API
 
 
@@ -217,9 +226,10 @@ class ContentFilteredError(ProviderError):
     """The backend refused the content (moderation / flagged content)."""
 
 
-class ResponseError(ProviderError):
+class ResponseError(ProviderError, RuntimeError):
     """The backend answered with something malformed or inconsistent (bad JSON, a wrong number of
-    vectors, vectors of the wrong dimension)."""
+    vectors, vectors of the wrong dimension). Also a :class:`RuntimeError`, which is what Haystack
+    components raise when a model returns no (or unusable) output."""
 
     default_retryable = True
 

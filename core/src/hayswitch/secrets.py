@@ -33,11 +33,17 @@ from pydantic_core import core_schema
 
 from hayswitch.errors import ConfigurationError
 
-__all__ = ["Secret", "SecretField", "MissingSecretError"]
+__all__ = ["MissingSecretError", "Secret", "SecretField", "SecretSerialisationError"]
 
 
-class MissingSecretError(ConfigurationError):
-    """A required secret is not set."""
+class MissingSecretError(ConfigurationError, ValueError):
+    """A required secret is not set. Also a :class:`ValueError`, as raised by Haystack's
+    ``Secret.resolve_value`` for an unset environment variable."""
+
+
+class SecretSerialisationError(ConfigurationError, ValueError):
+    """A token secret was asked to be serialised (it would write the credential to disk). Also a
+    :class:`ValueError`, as raised by Haystack's ``Secret.to_dict`` for a token secret."""
 
 
 class Secret:
@@ -151,7 +157,7 @@ class Secret:
     def to_dict(self) -> dict[str, Any]:
         """Serialise as an env-var reference. Token secrets refuse (they would leak)."""
         if self._token is not None:
-            raise ConfigurationError(
+            raise SecretSerialisationError(
                 "Cannot serialise a token secret (it would write the credential to disk). "
                 "Use Secret.from_env_var('NAME') or 'env:NAME' instead."
             )

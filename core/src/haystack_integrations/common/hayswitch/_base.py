@@ -30,6 +30,7 @@ from hayswitch import (
     resolve_config,
 )
 from hayswitch.provider import format_validation_error
+from hayswitch.secrets import SecretSerialisationError
 
 __all__ = ["ProviderComponentBase", "coerce_retry", "serialise_settings"]
 
@@ -82,7 +83,7 @@ def serialise_settings(settings: Mapping[str, Any], owner: str) -> dict[str, Any
             try:
                 out[key] = Secret.coerce(value).to_dict()
             except ConfigurationError as exc:
-                raise ConfigurationError(
+                raise SecretSerialisationError(
                     f"{owner}: cannot serialise setting {key!r}: {exc} The component cannot be saved while a "
                     "setting holds a literal token."
                 ) from None
