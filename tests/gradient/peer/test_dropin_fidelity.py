@@ -16,6 +16,7 @@ from gradient_support import FAKE_WORKSPACE
 from haystack import Document, Pipeline, component
 from haystack.components.builders.answer_builder import AnswerBuilder
 from haystack.components.writers import DocumentWriter
+from haystack.core.errors import DeserializationError
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.utils import Secret as HaystackSecret
 from peer_support import served
@@ -301,13 +302,15 @@ def test_mocking_0_4_0_private_sdk_attributes_fails_loudly(emulator: EmulatorSer
     assert served(emulator) == []  # nothing was sent
 
 
-def test_pipeline_loads_with_secrets_read_at_construction(emulator: EmulatorServer, monkeypatch: Any) -> None:
+def test_pipeline_loads_with_secrets_read_at_construction(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline = Pipeline()
     pipeline.add_component("embedder", GradientTextEmbedder())
     text = pipeline.dumps()
     monkeypatch.delenv("GRADIENT_WORKSPACE_ID")
-    with pytest.raises(Exception, match="GRADIENT_WORKSPACE_ID") as excinfo:  # as 0.4.0: __init__ resolves
+    with pytest.raises(DeserializationError, match="GRADIENT_WORKSPACE_ID") as excinfo:  # as 0.4.0: __init__ resolves
         Pipeline.loads(text)
-    assert isinstance(excinfo.value.__cause__ or excinfo.value, ValueError)
+    assert isinstance(excinfo.value.__cause__, ValueError)
     monkeypatch.setenv("GRADIENT_WORKSPACE_ID", FAKE_WORKSPACE)
     assert Pipeline.loads(text).run({"embedder": {"text": "hi"}})["embedder"]["embedding"]
