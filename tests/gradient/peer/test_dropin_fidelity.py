@@ -190,8 +190,9 @@ def test_wrong_input_types_are_type_errors_before_the_warm_up_check(tokens_from_
 
 def test_generator_errors(emulator: EmulatorServer) -> None:
     llm = GradientGenerator(base_model_slug="nous-hermes2")
-    with pytest.raises(RuntimeError, match=r"warm_up\(\)"):
+    with pytest.raises(RuntimeError, match=r"warm_up\(\)") as excinfo:
         llm.run(prompt="hi")
+    assert isinstance(excinfo.value, AttributeError)  # 0.4.0: AttributeError (no '_model')
     llm.warm_up()
     for prompt in ("", 1):  # 0.4.0: the SDK's ValidationError, a ValueError, before any request
         with pytest.raises(ValueError):

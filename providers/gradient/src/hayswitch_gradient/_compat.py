@@ -37,7 +37,9 @@ from hayswitch.secrets import MissingSecretError, Secret, SecretSerialisationErr
 
 __all__ = [
     "PROVIDER",
+    "GeneratorNotWarmedUpError",
     "GradientDropIn",
+    "NotWarmedUpError",
     "SDKAttributeRemovedError",
     "SecretInput",
     "sdk_attribute",
@@ -52,6 +54,15 @@ _TESTING_HINT = (
     "Test at the HTTP boundary instead: point GRADIENT_API_URL at the Gradient emulator "
     "(tools/gradient-emulator, `run_emulator()`), or replay a cassette; see docs/migration.md#testing."
 )
+
+
+class NotWarmedUpError(RuntimeError):
+    """``run()`` before ``warm_up()``: 0.4.0's embedders raised RuntimeError here."""
+
+
+class GeneratorNotWarmedUpError(NotWarmedUpError, AttributeError):
+    """``GradientGenerator.run()`` before ``warm_up()``: 0.4.0 raised AttributeError (no ``_model``);
+    this is also a RuntimeError, like the embedders' error."""
 
 
 class SDKAttributeRemovedError(AttributeError):
@@ -232,12 +243,13 @@ class GradientDropIn(ProviderComponentBase):
             raise MissingSecretError(f"{type(self).__name__}: {names} is an empty string; set it to the real value.")
         ProviderComponentBase.warm_up(self)
 
-    def _warmed_provider(self, message: str = NOT_WARMED_UP) -> Provider:
-        """The provider; RuntimeError (0.4.0's) if ``warm_up()`` was not called."""
+    def _warmed_provider(self, error: type[NotWarmedUpError] = NotWarmedUpError) -> Provider:
+        """The provider; ``error`` (0.4.0's type) if ``warm_up()`` was not called."""
         _check_not_mocked(self)
         instance = self._provider_instance
         if instance is None:
-            raise RuntimeError(message)
+            message = NOT_WARMED_UP if error is NotWarmedUpError else NOT_WARMED_UP.replace("embedding model", "model")
+            raise error(message)
         return instance
 
     @classmethod

@@ -10,11 +10,9 @@ from haystack.utils import Secret as HaystackSecret
 
 from haystack_integrations.common.hayswitch._base import Capability, ModelSetting
 from hayswitch.errors import InvalidInputTypeError
-from hayswitch_gradient._compat import GradientDropIn, SecretInput, sdk_attribute
+from hayswitch_gradient._compat import GeneratorNotWarmedUpError, GradientDropIn, SecretInput, sdk_attribute
 
 __all__ = ["GradientGenerator"]
-
-_NOT_WARMED_UP = "The model has not been loaded. Please call warm_up() before running."
 
 
 @component
@@ -127,13 +125,13 @@ class GradientGenerator(GradientDropIn):
 
         :param prompt: the prompt for the model.
         :returns: ``{"replies": [text]}``.
-        :raises RuntimeError: if ``warm_up()`` was not called.
+        :raises RuntimeError: if ``warm_up()`` was not called (also an AttributeError, as in 0.4.0).
         :raises ValueError: for a prompt that is not a non-empty string, or a generation parameter
             the API does not accept (before any request).
         :raises ProviderError: if the API fails (after the provider's retries of rate limits, 5xx,
             timeouts and connection errors); ``NotFoundError`` for an unknown model or adapter.
         """
-        provider = self._warmed_provider(_NOT_WARMED_UP)
+        provider = self._warmed_provider(GeneratorNotWarmedUpError)
         if not isinstance(prompt, str):
             raise InvalidInputTypeError(f"GradientGenerator: the prompt must be a string, got {type(prompt).__name__}.")
         result = provider.generate(prompt, self._options())
