@@ -132,6 +132,14 @@ def test_requests_are_those_0_4_0_sent(emulator: EmulatorServer) -> None:
     assert sizes(GradientDocumentEmbedder(progress_bar=False), 600) == [88, 256, 256]
     # With it, steps of batch_size, each split at 256.
     assert sizes(GradientDocumentEmbedder(batch_size=300), 600) == [44, 44, 256, 256]
+    # An empty list sends nothing, with or without the bar (0.4.0 without it: an empty request the
+    # SDK refused with a ValueError).
+    emulator.reset_stats()
+    for bar in (True, False):
+        empty = GradientDocumentEmbedder(progress_bar=bar)
+        empty.warm_up()
+        assert empty.run(documents=[]) == {"documents": []}
+    assert served(emulator) == []
 
 
 # --------------------------------------------------------------------------- exceptions
@@ -197,6 +205,16 @@ def test_generator_errors(emulator: EmulatorServer) -> None:
     for prompt in ("", 1):  # 0.4.0: the SDK's ValidationError, a ValueError, before any request
         with pytest.raises(ValueError):
             llm.run(prompt=prompt)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        llm.run(prompt=1)  # type: ignore[arg-type]
+    # Differences (see docs/migration.md): checked before sending, where 0.4.0 sent them.
+    with pytest.raises(ValueError, match="empty"):
+        llm.run(prompt="   ")
+    for options in ({"top_k": 0}, {"top_p": 1.5}, {"temperature": -1.0}):
+        odd = GradientGenerator(base_model_slug="nous-hermes2", **options)
+        odd.warm_up()
+        with pytest.raises(ValueError, match=next(iter(options))):
+            odd.run(prompt="hi")
     assert served(emulator, "complete") == []
     unknown = GradientGenerator(base_model_slug="no-such-model")
     unknown.warm_up()  # 0.4.0 raised StopIteration here (after listing the models)
