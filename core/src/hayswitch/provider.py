@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation
+from hayswitch.errors import InvalidInputError, InvalidInputTypeError, ResponseError, UnsupportedOperation
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import Secret
 from hayswitch.types import (
@@ -301,14 +301,14 @@ class Provider(ABC):
 
     def _check_texts(self, texts: Sequence[str], what: str = "texts") -> list[str]:
         if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"embed_documents() takes a list of strings, got {type(texts).__name__}. "
                 "Use embed_text() for a single string."
             )
         out = list(texts)
         for i, text in enumerate(out):
             if not isinstance(text, str):
-                raise InvalidInputError(f"{what}[{i}] is a {type(text).__name__}, not a string.")
+                raise InvalidInputTypeError(f"{what}[{i}] is a {type(text).__name__}, not a string.")
             if not text.strip():
                 raise InvalidInputError(
                     f"{what}[{i}] is empty or whitespace. Empty text has no meaningful embedding; "
@@ -416,7 +416,7 @@ class Provider(ABC):
         """Embed one text as a query (providers may add an instruction prefix for queries)."""
         self._require("embeddings", "embed_text")
         if not isinstance(text, str):
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"embed_text() takes a string, got {type(text).__name__}. Use embed_documents() for a list."
             )
         (item,) = self._check_texts([text], what="text")
@@ -427,7 +427,7 @@ class Provider(ABC):
         """Async twin of :meth:`embed_text`."""
         self._require("embeddings", "aembed_text")
         if not isinstance(text, str):
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"embed_text() takes a string, got {type(text).__name__}. Use embed_documents() for a list."
             )
         (item,) = self._check_texts([text], what="text")

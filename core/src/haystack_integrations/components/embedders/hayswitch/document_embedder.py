@@ -44,6 +44,7 @@ from hayswitch import (
     Usage,
 )
 from hayswitch.cache import CacheNamespace, aembed_with_cache, embed_with_cache
+from hayswitch.errors import InvalidInputTypeError
 from hayswitch.retry import track_retries
 
 __all__ = ["ProviderDocumentEmbedder"]
@@ -250,13 +251,13 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
     def _plan(self, documents: Any, provider: Provider) -> _Plan:
         if isinstance(documents, str | bytes) or not isinstance(documents, Sequence):
             hint = " Use ProviderTextEmbedder to embed a string." if isinstance(documents, str) else ""
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"ProviderDocumentEmbedder.run() takes a list of Documents, got {type(documents).__name__}.{hint}"
             )
         docs = list(documents)
         for i, doc in enumerate(docs):
             if not isinstance(doc, Document):
-                raise InvalidInputError(
+                raise InvalidInputTypeError(
                     f"ProviderDocumentEmbedder: documents[{i}] is a {type(doc).__name__}, not a haystack Document. "
                     "Wrap texts as Document(content=...), or use ProviderTextEmbedder for a single string."
                 )
