@@ -27,7 +27,7 @@ from haystack_integrations.components.generators.gradient import GradientGenerat
 from hayswitch import InvalidInputError, MissingSecretError, NotFoundError, ResponseError, ServerError
 from hayswitch.errors import InvalidInputTypeError
 from hayswitch.secrets import SecretSerialisationError
-from hayswitch_gradient._compat import SDKAttributeRemovedError
+from hayswitch_gradient import SDKAttributeRemovedError
 
 ADAPTER_ID = "0" * 36 + "_model_adapter"  # 50 characters, like Gradient's adapter ids
 

@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hayswitch_gradient._compat import SDKAttributeRemovedError
     from hayswitch_gradient.components import (
         GradientDocumentEmbedder,
         GradientGenerator,
@@ -30,6 +31,7 @@ __all__ = [
     "GradientProvider",
     "GradientSettings",
     "GradientTextEmbedder",
+    "SDKAttributeRemovedError",
 ]
 
 _LAZY = {
@@ -39,6 +41,7 @@ _LAZY = {
     "GradientDocumentEmbedder": "hayswitch_gradient.components",
     "GradientTextEmbedder": "hayswitch_gradient.components",
     "GradientGenerator": "hayswitch_gradient.components",
+    "SDKAttributeRemovedError": "hayswitch_gradient._compat",
 }
 
 
