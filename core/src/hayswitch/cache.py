@@ -39,17 +39,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import os
 import sqlite3
-import sys
 import threading
 import time
-from array import array
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from hayswitch.errors import ConfigurationError, ResponseError
 from hayswitch.types import EmbeddingResult, TextEmbedding
@@ -78,8 +75,9 @@ SCHEMA_VERSION = 1
 _IN_CHUNK = 500  # host parameters per SELECT ... IN (...), well below SQLite's limit
 
 Dtype = Literal["float32", "float64"]
-_TYPECODES: dict[str, str] = {"float32": "f", "float64": "d"}
-_ITEMSIZE: dict[int, str] = {4: "f", 8: "d"}
+_NUMPY_DTYPES: dict[str, str] = {"float32": "<f4", "float64": "<f8"}
+"""Stored row formats: packed little-endian IEEE floats, ``dimension`` of them per row. Both are
+read whatever ``dtype`` the cache writes (a row's size says which it is)."""
 
 
 class CacheError(ConfigurationError):
@@ -216,24 +214,55 @@ CREATE UNIQUE INDEX IF NOT EXISTS vectors_key ON vectors (ns, hash);
 _PAGE_SIZE = 32768
 
 
-def _encode(vector: Sequence[float], typecode: str) -> bytes:
-    arr = array(typecode, vector)
-    if sys.byteorder == "big":  # pragma: no cover - stored little-endian everywhere
-        arr.byteswap()
-    return arr.tobytes()
+def _encode_rows(vectors: Sequence[Sequence[float]] | Any, dtype: str) -> list[bytes]:
+    """Pack vectors (a list of lists or a 2-D array) into one little-endian row blob each.
+
+    One numpy conversion for the whole batch; the finiteness check runs on the stored values (a
+    float64 too large for float32 would become infinite there).
+
+    :raises ValueError: for NaN or infinite values.
+    """
+    import numpy as np
+
+    matrix = np.asarray(vectors, dtype=dtype)
+    if not np.isfinite(matrix).all():
+        raise ValueError(
+            "Refusing to cache a vector with NaN or infinite values"
+            + (" (or values too large for float32)." if dtype == "<f4" else ".")
+        )
+    return [row.tobytes() for row in matrix]
 
 
-def _decode(blob: bytes, dimension: int) -> list[float] | None:
-    if dimension <= 0 or len(blob) % dimension:
-        return None
-    typecode = _ITEMSIZE.get(len(blob) // dimension)
-    if typecode is None:
-        return None
-    arr = array(typecode)
-    arr.frombytes(blob)
-    if sys.byteorder == "big":  # pragma: no cover
-        arr.byteswap()
-    return cast("list[float]", arr.tolist())
+def _decode_rows(blobs: Sequence[bytes], dimension: int) -> tuple[Any, list[int | None]]:
+    """Unpack row blobs in bulk: a float64 matrix of the valid rows, and for each blob its row in
+    the matrix (None for a blob whose size fits neither stored format: rejected).
+
+    No per-float Python work: blobs of each format are joined and read with one ``frombuffer``.
+    """
+    import numpy as np
+
+    positions: list[int | None] = [None] * len(blobs)
+    groups: dict[str, list[int]] = {"<f4": [], "<f8": []}
+    for i, blob in enumerate(blobs):
+        size = len(blob)
+        if size == 4 * dimension:
+            groups["<f4"].append(i)
+        elif size == 8 * dimension:
+            groups["<f8"].append(i)
+    parts = []
+    row = 0
+    for dtype, members in groups.items():
+        if not members:
+            continue
+        joined = b"".join(blobs[i] for i in members)
+        parts.append(np.frombuffer(joined, dtype=dtype).reshape(len(members), dimension))
+        for i in members:
+            positions[i] = row
+            row += 1
+    if not parts:
+        return np.empty((0, max(dimension, 0))), positions
+    matrix = parts[0] if len(parts) == 1 else np.concatenate([p.astype("<f8") for p in parts])
+    return matrix, positions
 
 
 class EmbeddingCache:
@@ -249,12 +278,12 @@ class EmbeddingCache:
     def __init__(
         self, path: str | os.PathLike[str] = DEFAULT_CACHE_PATH, *, dtype: Dtype = "float32", timeout: float = 60.0
     ) -> None:
-        if dtype not in _TYPECODES:
+        if dtype not in _NUMPY_DTYPES:
             raise ConfigurationError(f"Cache dtype must be 'float32' or 'float64', not {dtype!r}.")
         self.path = Path(path).expanduser()
         self.dtype: Dtype = dtype
         self.timeout = float(timeout)
-        self._typecode = _TYPECODES[dtype]
+        self._np_dtype = _NUMPY_DTYPES[dtype]
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
@@ -361,17 +390,23 @@ class EmbeddingCache:
         return entry
 
     # ------------------------------------------------------------------ reads
-    def get_many(self, namespace: CacheNamespace, texts: Sequence[str]) -> list[list[float] | None]:
-        """The cached vector of each text, or None where there is none (input order).
+    def lookup(self, namespace: CacheNamespace, texts: Sequence[str]) -> tuple[Any, list[int | None]]:
+        """The cached vectors of ``texts`` as one matrix, without building Python lists.
 
-        Rows whose size does not match the namespace's dimension are ignored (counted as
-        ``rejected`` and as misses).
+        :returns: ``(matrix, rows)``: a 2-D numpy array (float32, or float64 where rows were
+            stored as float64) holding each distinct cached vector once, and for each text its
+            row in ``matrix``, or None where there is none. Duplicate texts share a row. Rows whose
+            size does not match the namespace's dimension are ignored (counted as ``rejected``
+            and as misses).
         """
+        import numpy as np
+
         if not texts:
-            return []
+            return np.empty((0, 0), dtype=np.float32), []
         hashes = [text_hash(t) for t in texts]
-        found: dict[bytes, list[float]] = {}
-        rejected = 0
+        digests: list[bytes] = []
+        blobs: list[bytes] = []
+        dimension = 0
         with self._lock:
             conn = self._connection()
             try:
@@ -382,29 +417,42 @@ class EmbeddingCache:
                     for start in range(0, len(unique), _IN_CHUNK):
                         chunk = unique[start : start + _IN_CHUNK]
                         marks = ",".join("?" * len(chunk))
-                        rows = conn.execute(
+                        for digest, blob in conn.execute(
                             f"SELECT hash, vector FROM vectors WHERE ns = ? AND hash IN ({marks})", (ns_id, *chunk)
-                        ).fetchall()
-                        for digest, blob in rows:
-                            vector = _decode(blob, dimension)
-                            if vector is None:
-                                rejected += 1
-                            else:
-                                found[bytes(digest)] = vector
+                        ):
+                            digests.append(bytes(digest))
+                            blobs.append(blob)
             except sqlite3.DatabaseError as exc:
                 raise CacheError(f"Reading the embedding cache {self.path} failed: {exc}") from exc
-            out: list[list[float] | None] = []
-            served: set[bytes] = set()
-            for digest in hashes:
-                vector = found.get(digest)
-                if vector is not None and digest in served:
-                    vector = list(vector)  # duplicate texts get their own list (no aliasing)
-                served.add(digest)
-                out.append(vector)
-            hits = sum(v is not None for v in out)
+        matrix, positions = _decode_rows(blobs, dimension)
+        row_of = {d: p for d, p in zip(digests, positions, strict=True) if p is not None}
+        rows = [row_of.get(digest) for digest in hashes]
+        hits = sum(r is not None for r in rows)
+        with self._lock:
             self.hits += hits
-            self.misses += len(out) - hits
-            self.rejected += rejected
+            self.misses += len(rows) - hits
+            self.rejected += len(blobs) - len(row_of)
+        return matrix, rows
+
+    def get_many(self, namespace: CacheNamespace, texts: Sequence[str]) -> list[list[float] | None]:
+        """The cached vector of each text, or None where there is none (input order).
+
+        Rows whose size does not match the namespace's dimension are ignored (counted as
+        ``rejected`` and as misses). Vectors are read in bulk (:meth:`lookup`) and turned into
+        Python lists once, in one ``tolist()`` call; duplicate texts get their own list.
+        """
+        matrix, rows = self.lookup(namespace, texts)
+        vectors: list[list[float]] = matrix.tolist() if len(matrix) else []
+        out: list[list[float] | None] = []
+        served: set[int] = set()
+        for row in rows:
+            if row is None:
+                out.append(None)
+            elif row in served:
+                out.append(list(vectors[row]))  # duplicate texts get their own list (no aliasing)
+            else:
+                served.add(row)
+                out.append(vectors[row])
         return out
 
     def get(self, namespace: CacheNamespace, text: str) -> list[float] | None:
@@ -412,7 +460,9 @@ class EmbeddingCache:
         return self.get_many(namespace, [text])[0]
 
     # ------------------------------------------------------------------ writes
-    def put_many(self, namespace: CacheNamespace, texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> int:
+    def put_many(
+        self, namespace: CacheNamespace, texts: Sequence[str], vectors: Sequence[Sequence[float]] | Any
+    ) -> int:
         """Store the vector of each text (idempotent; concurrent writers are safe).
 
         :returns: the number of vectors written.
@@ -434,11 +484,8 @@ class EmbeddingCache:
                 f"Refusing to cache {dimension}-dimensional vectors in a namespace declared as "
                 f"{namespace.dimension}-dimensional ({namespace.provider}/{namespace.model})."
             )
-        rows: dict[bytes, bytes] = {}
-        for text, vector in zip(texts, vectors, strict=True):
-            if not all(math.isfinite(x) for x in vector):
-                raise ValueError("Refusing to cache a vector with NaN or infinite values.")
-            rows[text_hash(text)] = _encode(vector, self._typecode)
+        blobs = _encode_rows(vectors, self._np_dtype)
+        rows: dict[bytes, bytes] = dict(zip((text_hash(t) for t in texts), blobs, strict=True))
         now = time.time()
         with self._lock:
             conn = self._connection()

@@ -122,7 +122,7 @@ class Provider(ABC):
     Hooks a subclass overrides (only those it supports):
 
     * :meth:`setup` -- resolve secrets and create clients (called once, from ``__init__``).
-    * :meth:`_embed` -- embed one batch (at most ``capabilities.max_batch_size`` texts).
+    * :meth:`_embed` -- embed one batch (at most :attr:`max_batch_size` texts) in one request.
     * :meth:`_generate`, :meth:`_stream` -- generation.
     * :meth:`_aembed`, :meth:`_agenerate`, :meth:`_astream` -- native async (defaults run the
       sync hook in a worker thread).
@@ -237,6 +237,32 @@ class Provider(ABC):
         overrides this from its settings."""
         return self.capabilities.long_text
 
+    # ------------------------------------------------------------------ batching
+    @property
+    def max_batch_size(self) -> int:
+        """Most texts this instance sends in one embedding request: its hard limit.
+
+        Defaults to ``capabilities.max_batch_size``; a provider whose settings lower the limit (a
+        server with a small batch limit) overrides this property. It is the one owner of the
+        batch limit: :meth:`embed_documents` splits at it, the components cap their ``batch_size``
+        at it, and :meth:`_embed` receives at most this many texts and must send them in exactly
+        one request (so requests sent = batches reported in the components' ``meta``).
+        """
+        return int(self.capabilities.max_batch_size)
+
+    @property
+    def default_batch_size(self) -> int:
+        """Texts per request this instance serves best: what the components and ``hayswitch index``
+        use when the user sets no ``batch_size`` (at most :attr:`max_batch_size`). Defaults to the
+        limit itself (fewest requests); override it where measurement says otherwise."""
+        return self.max_batch_size
+
+    @property
+    def default_concurrency(self) -> int:
+        """Embedding requests in flight this instance serves best: what the components use when the
+        user sets no ``max_concurrency``. Defaults to ``capabilities.max_concurrency``."""
+        return int(self.capabilities.max_concurrency)
+
     def embedding_space(self) -> dict[str, Any]:
         """What identifies the vector space: provider, model and dimension (for provenance)."""
         return {"provider": self.name, "model": self.embedding_model_id, "dimension": self.embedding_dimension}
@@ -255,7 +281,7 @@ class Provider(ABC):
         network calls and heavy imports where possible (load models lazily)."""
 
     def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
-        """Embed one batch of non-empty texts (``len(texts) <= capabilities.max_batch_size``)."""
+        """Embed one batch of non-empty texts (``len(texts) <= self.max_batch_size``) in exactly one request."""
         raise UnsupportedOperation(self.name, "embeddings")
 
     async def _aembed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
@@ -383,7 +409,7 @@ class Provider(ABC):
     def embed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
         """Embed texts as documents; vectors come back in input order.
 
-        Texts are sent in batches of at most ``capabilities.max_batch_size``; each batch is retried
+        Texts are sent in batches of at most :attr:`max_batch_size`, one request each; each batch is retried
         under the retry policy and checked (count, dimension, finite values).
 
         :raises InvalidInputError: for non-string or empty texts.
@@ -394,7 +420,7 @@ class Provider(ABC):
         items = self._check_texts(texts)
         if not items:
             return EmbeddingResult(vectors=[], model=self.embedding_model_id)
-        size = self.capabilities.max_batch_size
+        size = self.max_batch_size
         parts = [
             self.retry_policy.call(lambda b=batch: self._checked_embed(b, "document"))  # type: ignore[misc]
             for batch in _chunks(items, size)
@@ -408,7 +434,7 @@ class Provider(ABC):
         if not items:
             return EmbeddingResult(vectors=[], model=self.embedding_model_id)
         parts = []
-        for batch in _chunks(items, self.capabilities.max_batch_size):
+        for batch in _chunks(items, self.max_batch_size):
             parts.append(await self.retry_policy.acall(lambda b=batch: self._achecked_embed(b, "document")))  # type: ignore[misc]
         return self._merge(parts, self.embedding_model_id)
 

@@ -69,7 +69,7 @@ def index_paths(
     store_path: Path,
     provider: str | None = None,
     profile: str | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     rebuild: bool = False,
     progress: bool = True,
     on_warning: Callable[[str], None] | None = None,
@@ -222,7 +222,9 @@ def register(app: typer.Typer) -> None:
         store: Path = typer.Option(DEFAULT_STORE, "--store", "-s", help="The index file to create or update."),
         provider: str | None = typer.Option(None, "--provider", "-p", help="Embedding provider (default: configured)."),
         profile: str | None = typer.Option(None, "--profile", help="A profile of hayswitch.toml."),
-        batch_size: int = typer.Option(32, "--batch-size", min=1, help="Passages per embedding request."),
+        batch_size: int | None = typer.Option(
+            None, "--batch-size", min=1, help="Passages per embedding request (default: what the provider serves best)."
+        ),
         rebuild: bool = typer.Option(
             False, "--rebuild", help="Start a new index, replacing the file (also a corrupt or mismatched one)."
         ),

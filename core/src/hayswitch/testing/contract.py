@@ -578,7 +578,7 @@ class ProviderContractTests:
             assert str(excinfo.value), "the long-text error has no message"
 
     def _check_batches(self, provider: Provider, log: RequestLog, n: int, tag: str) -> None:
-        size = self._caps(provider).max_batch_size
+        size = provider.max_batch_size  # the instance's limit (settings may lower the class's)
         texts = self._texts(n, tag)
         result = provider.embed_documents(texts)
         assert len(result.vectors) == n, f"{n} texts gave {len(result.vectors)} vectors"
@@ -590,17 +590,17 @@ class ProviderContractTests:
 
     def test_embed_batch_at_max_size(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
         self._require(contract_provider, "embeddings")
-        size = self._caps(contract_provider).max_batch_size
+        size = contract_provider.max_batch_size
         self._check_batches(contract_provider, contract_requests, size, "at")
 
     def test_embed_batch_one_above_max_size(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
         self._require(contract_provider, "embeddings")
-        size = self._caps(contract_provider).max_batch_size
+        size = contract_provider.max_batch_size
         self._check_batches(contract_provider, contract_requests, size + 1, "above")
 
     def test_embed_batch_one_below_max_size(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
         self._require(contract_provider, "embeddings")
-        size = self._caps(contract_provider).max_batch_size
+        size = contract_provider.max_batch_size
         if size < 2:
             pytest.skip("not applicable: max_batch_size is 1, so one below is an empty batch")
         self._check_batches(contract_provider, contract_requests, size - 1, "below")

@@ -4,7 +4,7 @@ One provider covers OpenAI itself and the serving engines that speak its HTTP AP
 TGI, llama.cpp server, Ollama, LM Studio, Ray Serve deployments): set ``base_url`` and the model
 names, and the same Haystack pipeline runs against a distributed serving engine.
 
-* Embeddings (``POST /embeddings``) in requests of at most ``batch_size`` inputs, ordered by the
+* Embeddings (``POST /embeddings``), one request per batch of at most ``batch_size`` inputs, ordered by the
   returned ``index`` (never by arrival order), with the dimension learned from the first response
   unless ``dimensions`` fixes it.
 * Chat completions with usage and finish reason; true SSE streaming (the last chunk carries the
@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hayswitch.errors import ContentFilteredError, NotFoundError, ProviderError, ResponseError
+from hayswitch.errors import ContentFilteredError, InvalidInputError, NotFoundError, ProviderError, ResponseError
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import MissingSecretError, Secret, SecretField
@@ -61,7 +61,8 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_BATCH_SIZE = 64
-"""Most inputs per embedding request (class-level; ``batch_size`` lowers it per instance).
+"""Most inputs per embedding request (class-level; the ``batch_size`` setting lowers it per instance,
+see :attr:`OpenAIProvider.max_batch_size`).
 
 64 keeps each request well under every server's limits (OpenAI accepts 2048 inputs; vLLM, TGI and
 llama.cpp batch server-side) while large corpora are sent as many requests that the components
@@ -435,11 +436,21 @@ class OpenAIProvider(Provider):
             raise self._missing_model(model, self._served_models)
 
     # ------------------------------------------------------------------ embeddings
-    def _embedding_inputs(self, texts: list[str], input_type: InputType) -> list[list[str]]:
+    @property
+    def max_batch_size(self) -> int:
+        """The ``batch_size`` setting: the one batch limit of this instance (the core splits at it,
+        the components cap at it, and each ``_embed`` call is exactly one request)."""
+        return min(self.settings.batch_size, MAX_BATCH_SIZE)
+
+    def _embedding_inputs(self, texts: list[str], input_type: InputType) -> list[str]:
         s = self.settings
+        if len(texts) > self.max_batch_size:  # the core never does this; a direct caller might
+            raise InvalidInputError(
+                f"{len(texts)} texts in one embedding request, but this provider's batch limit is "
+                f"{self.max_batch_size}; call embed_documents(), which splits at the limit."
+            )
         prefix = s.query_prefix if input_type == "query" else s.document_prefix
-        inputs = [prefix + t for t in texts]
-        return [inputs[i : i + s.batch_size] for i in range(0, len(inputs), s.batch_size)]
+        return [prefix + t for t in texts] if prefix else list(texts)
 
     def _embedding_params(self, batch: list[str]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -503,23 +514,16 @@ class OpenAIProvider(Provider):
     def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
         model = self.settings.embedding_model
         self._check_model(model)
-        parts = []
-        for batch in self._embedding_inputs(texts, input_type):
-            response = self._call(lambda b=batch: self._client.embeddings.create(**self._embedding_params(b)), model)  # type: ignore[misc]
-            parts.append(self._parse_embeddings(response, len(batch)))
-        return self._learn_dimension(self._merge(parts, model))
+        params = self._embedding_params(self._embedding_inputs(texts, input_type))
+        response = self._call(lambda: self._client.embeddings.create(**params), model)
+        return self._learn_dimension(self._parse_embeddings(response, len(texts)))
 
     async def _aembed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
         model = self.settings.embedding_model
         await self._acheck_model(model)
-
-        async def one(batch: list[str]) -> EmbeddingResult:
-            params = self._embedding_params(batch)
-            response = await self._acall(lambda: self._aclient.embeddings.create(**params), model)
-            return self._parse_embeddings(response, len(batch))
-
-        parts = await asyncio.gather(*(one(b) for b in self._embedding_inputs(texts, input_type)))
-        return self._learn_dimension(self._merge(list(parts), model))
+        params = self._embedding_params(self._embedding_inputs(texts, input_type))
+        response = await self._acall(lambda: self._aclient.embeddings.create(**params), model)
+        return self._learn_dimension(self._parse_embeddings(response, len(texts)))
 
     # ------------------------------------------------------------------ generation
     def _chat_params(self, messages: list[Message], options: GenerationOptions, *, stream: bool) -> dict[str, Any]:

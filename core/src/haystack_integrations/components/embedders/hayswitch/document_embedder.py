@@ -3,8 +3,12 @@
 Policies (identical in ``run`` and ``run_async``):
 
 * **Batching**: ``batch_size`` is the real number of texts per provider request, capped at the
-  provider's ``capabilities.max_batch_size``. Up to ``max_concurrency`` batches are in flight at once
-  (threads in ``run``, asyncio tasks in ``run_async``); the output order always equals the input order.
+  provider instance's batch limit (:attr:`hayswitch.Provider.max_batch_size`); each batch is exactly
+  one request (plus retries). Up to ``max_concurrency`` batches are in flight at once (threads in
+  ``run``, asyncio tasks in ``run_async``), never more; the output order always equals the input order.
+  Left unset, both come from the provider (:attr:`~hayswitch.Provider.default_batch_size`,
+  :attr:`~hayswitch.Provider.default_concurrency`: what it serves best). ``meta`` reports the values
+  used and the requests actually sent.
 * **Empty documents** (``content`` is None, empty or whitespace): not sent to the provider; returned in
   ``documents`` at their position without a (new) embedding, with a logged warning, and listed in
   ``meta["skipped_ids"]``.
@@ -21,6 +25,7 @@ Policies (identical in ``run`` and ``run_async``):
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,7 +50,7 @@ from hayswitch import (
 )
 from hayswitch.cache import CacheNamespace, aembed_with_cache, embed_with_cache
 from hayswitch.errors import InvalidInputTypeError
-from hayswitch.retry import track_retries
+from hayswitch.retry import RetryStats, track_retries
 
 __all__ = ["ProviderDocumentEmbedder"]
 
@@ -66,6 +71,7 @@ class _Plan:
     batches: list[list[int]]
     batch_size: int
     concurrency: int
+    sent: RetryStats = field(default_factory=RetryStats)
     results: dict[int, EmbeddingResult] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
 
@@ -101,7 +107,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         profile: str | None = None,
         model: str | None = None,
         retry: Mapping[str, Any] | RetryPolicy | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_concurrency: int | None = None,
         progress_bar: bool = True,
         meta_fields_to_embed: list[str] | None = None,
@@ -123,9 +129,10 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         :param profile: a profile of ``hayswitch.toml`` to take the provider and settings from.
         :param model: the embedding model id; written into the provider's embedding-model setting.
         :param retry: retry policy for failed requests (fields of :class:`hayswitch.RetryPolicy`).
-        :param batch_size: texts per provider request; capped at the provider's declared maximum.
-        :param max_concurrency: batches in flight at once; None uses the provider's declared
-            ``capabilities.max_concurrency``.
+        :param batch_size: texts per provider request, capped at the provider's batch limit; None
+            (default) uses the provider's preferred batch size (``provider.default_batch_size``).
+        :param max_concurrency: requests in flight at once; None (default) uses the provider's
+            preferred concurrency (``provider.default_concurrency``).
         :param progress_bar: show a tqdm progress bar over documents.
         :param meta_fields_to_embed: meta fields whose values are embedded along with the content.
         :param embedding_separator: separator between meta values and the content.
@@ -148,9 +155,10 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: for an invalid option value.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
             raise InvalidInputError(
-                f"ProviderDocumentEmbedder: batch_size must be a positive integer, got {batch_size!r}."
+                "ProviderDocumentEmbedder: batch_size must be a positive integer or None (the provider's default), "
+                f"got {batch_size!r}."
             )
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
@@ -276,12 +284,13 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                 len(skipped),
                 ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else ""),
             )
-        size = min(self.batch_size, provider.capabilities.max_batch_size)
-        if size < self.batch_size:
-            logger.debug("batch_size %d capped at %s's maximum of %d", self.batch_size, provider.name, size)
+        limit = provider.max_batch_size
+        size = min(self.batch_size or provider.default_batch_size, limit)
+        if self.batch_size is not None and size < self.batch_size:
+            logger.debug("batch_size %d capped at %s's batch limit of %d", self.batch_size, provider.name, limit)
         order = list(texts)
         batches = [order[start : start + size] for start in range(0, len(order), size)]
-        concurrency = self.max_concurrency or provider.capabilities.max_concurrency
+        concurrency = self.max_concurrency or provider.default_concurrency
         return _Plan(
             documents=docs,
             texts=texts,
@@ -353,6 +362,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             "batch_size": plan.batch_size,
             "batches": len(plan.batches),
             "max_concurrency": plan.concurrency,
+            "requests": plan.sent.attempts,
             "counts": {
                 "documents": len(plan.documents),
                 "embedded": len(vectors),
@@ -389,16 +399,19 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
               returned without an embedding), minus failed ones;
             - ``failed_documents``: documents whose batch failed (only with ``raise_on_failure=False``),
               each with ``meta["embedding_error"]``;
-            - ``meta``: ``provider``, ``model``, ``dimension``, ``usage``, ``batch_size``, ``batches``,
-              ``max_concurrency``, ``counts``, ``skipped_ids``, ``failed_ids``, ``retries`` (retried
-              requests of the successful batches) and, with a cache, ``cache`` (``hits``, ``misses``).
+            - ``meta``: ``provider``, ``model``, ``dimension``, ``usage``, ``batch_size`` (texts per
+              request used), ``batches``, ``max_concurrency`` (requests in flight at most, as used),
+              ``requests`` (embedding requests actually sent, retries and fallbacks included; fewer
+              than ``batches`` when the cache served whole batches), ``counts``, ``skipped_ids``,
+              ``failed_ids``, ``retries`` (retried requests of the successful batches) and, with a
+              cache, ``cache`` (``hits``, ``misses``).
         :raises InvalidInputError: if ``documents`` is not a list of Documents.
         :raises EmbeddingFailedError: if a batch fails and ``raise_on_failure`` is True.
         """
         provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
         cancelled = 0
-        with self._bar(plan) as bar:
+        with self._bar(plan) as bar, track_retries(plan.sent):
             if plan.concurrency == 1:
                 for batch in range(len(plan.batches)):
                     try:
@@ -419,8 +432,10 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
     def _run_threads(self, plan: _Plan, provider: Provider, bar: tqdm) -> int:
         cancelled = 0
         with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="hayswitch-embed") as pool:
+            # Each batch runs in a copy of this context, so the run's request counter sees it.
             futures: dict[Future[EmbeddingResult], int] = {
-                pool.submit(self._embed_texts, provider, plan.batch_texts(b)): b for b in range(len(plan.batches))
+                pool.submit(contextvars.copy_context().run, self._embed_texts, provider, plan.batch_texts(b)): b
+                for b in range(len(plan.batches))
             }
             pending = set(futures)
             while pending:
@@ -462,7 +477,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                     return batch, exc
 
         cancelled = 0
-        with self._bar(plan) as bar:
+        with self._bar(plan) as bar, track_retries(plan.sent):
             tasks = [asyncio.create_task(one(b)) for b in range(len(plan.batches))]
             try:
                 for next_done in asyncio.as_completed(tasks):
