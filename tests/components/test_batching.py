@@ -295,3 +295,32 @@ def test_openai_provider_embed_documents_one_request_per_batch(embedding_server:
         provider.close()
     assert len(result.vectors) == 10
     assert embedding_server.flight.sizes == [4, 4, 2]  # in order: the provider never fans out on its own
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_partly_cached_run_sends_only_the_misses_and_documents_match_a_cold_run(mode: str, tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    cache = str(tmp_path / "cache.sqlite")
+    docs = _docs()
+    cold = _run(ProviderDocumentEmbedder(provider="fake", progress_bar=False), docs, mode)["documents"]
+    warm_half = ProviderDocumentEmbedder(provider="fake", cache=cache, batch_size=4, progress_bar=False)
+    _run(warm_half, docs[::2], mode)  # every other document is now cached
+    embedder = ProviderDocumentEmbedder(provider="fake", cache=cache, batch_size=4, progress_bar=False)
+    out = _run(embedder, docs, mode)
+    meta = out["meta"]
+    cached = sum(1 for d in docs[::2] if (d.content or "").strip())
+    missing = N_DOCS - cached
+    assert meta["cache"] == {"hits": cached, "misses": missing}
+    assert meta["batches"] == meta["requests"] == math.ceil(missing / 4)
+    provider = embedder.provider_instance
+    assert provider is not None and provider.embedded_texts == missing
+    # float32 storage: cached vectors equal the cold ones to float32 precision, everything else exactly
+    for got, ref, src in zip(out["documents"], cold, docs, strict=True):
+        assert type(got) is Document and got is not src
+        assert got.id == ref.id and got.content == ref.content and got.meta == ref.meta
+        if ref.embedding is None:
+            assert got.embedding is None
+        else:
+            assert got.embedding == pytest.approx(ref.embedding, abs=1e-6)
+            assert got == replace(src, embedding=got.embedding, meta=got.meta)

@@ -224,7 +224,8 @@ def _encode_rows(vectors: Sequence[Sequence[float]] | Any, dtype: str) -> list[b
     """
     import numpy as np
 
-    matrix = np.asarray(vectors, dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
+        matrix = np.asarray(vectors, dtype=dtype)
     if not np.isfinite(matrix).all():
         raise ValueError(
             "Refusing to cache a vector with NaN or infinite values"
@@ -701,15 +702,20 @@ def embed_with_cache(
     namespace: CacheNamespace,
     texts: Sequence[str],
     embed: Callable[[list[str]], EmbeddingResult],
+    *,
+    lookup: bool = True,
 ) -> EmbeddingResult:
     """Read-through embedding of one batch: cached vectors are served, only the missing (unique)
     texts are sent to ``embed``, and their vectors are stored.
+
+    ``lookup=False`` skips the read (the caller already looked the texts up in bulk and knows
+    they are missing): the unique texts are embedded and stored.
 
     :returns: vectors in input order; ``meta["cache"]`` holds this batch's ``hits``/``misses``;
         ``usage`` covers only what was sent.
     :raises CacheError: if fresh vectors do not match the dimension stored for the namespace.
     """
-    cached = cache.get_many(namespace, texts)
+    cached: list[list[float] | None] = cache.get_many(namespace, texts) if lookup else [None] * len(texts)
     missing = _missing(texts, cached)
     fresh = None
     if missing:
@@ -724,9 +730,13 @@ async def aembed_with_cache(
     namespace: CacheNamespace,
     texts: Sequence[str],
     embed: Callable[[list[str]], Awaitable[EmbeddingResult]],
+    *,
+    lookup: bool = True,
 ) -> EmbeddingResult:
     """Async twin of :func:`embed_with_cache` (SQLite work runs in a worker thread)."""
-    cached = await asyncio.to_thread(cache.get_many, namespace, texts)
+    cached: list[list[float] | None] = (
+        await asyncio.to_thread(cache.get_many, namespace, texts) if lookup else [None] * len(texts)
+    )
     missing = _missing(texts, cached)
     fresh = None
     if missing:

@@ -25,9 +25,11 @@ Policies (identical in ``run`` and ``run_async``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import gc
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -72,11 +74,41 @@ class _Plan:
     batch_size: int
     concurrency: int
     sent: RetryStats = field(default_factory=RetryStats)
+    cached: dict[int, list[float]] = field(default_factory=dict)
     results: dict[int, EmbeddingResult] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
 
     def batch_texts(self, batch: int) -> list[str]:
         return [self.texts[i] for i in self.batches[batch]]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many vector lists and Documents: none of
+    them form cycles, but each collection would walk every list already built (millions of
+    floats), which costs a quarter of a cached re-index. Collection resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _with_embedding(doc: Document, embedding: list[float], meta: dict[str, Any]) -> Document:
+    """``dataclasses.replace(doc, embedding=embedding, meta=meta)``, without re-running field
+    assignment hooks for every field: Haystack's mutation-warning wrapper makes ``replace`` cost
+    more than reading the vector from the cache. The result has exactly the fields ``replace``
+    would give (``doc`` was validated when it was created); subclasses take the regular route."""
+    if type(doc) is not Document or not hasattr(doc, "__dict__"):
+        return replace(doc, embedding=embedding, meta=meta)
+    new = object.__new__(Document)
+    fields = new.__dict__
+    fields.update(doc.__dict__)
+    fields["embedding"] = embedding
+    fields["meta"] = meta
+    return new
 
 
 @component
@@ -233,7 +265,8 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                 result = provider.embed_documents(texts)
             else:
                 namespace = CacheNamespace.for_provider(provider, "document")
-                result = embed_with_cache(cache, namespace, texts, provider.embed_documents)
+                # The run already looked every text up in bulk (_prefetch): these are misses.
+                result = embed_with_cache(cache, namespace, texts, provider.embed_documents, lookup=False)
         result.meta["retries"] = retries.retries
         return result
 
@@ -245,7 +278,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                 result = await provider.aembed_documents(texts)
             else:
                 namespace = CacheNamespace.for_provider(provider, "document")
-                result = await aembed_with_cache(cache, namespace, texts, provider.aembed_documents)
+                result = await aembed_with_cache(cache, namespace, texts, provider.aembed_documents, lookup=False)
         result.meta["retries"] = retries.retries
         return result
 
@@ -300,6 +333,28 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             concurrency=max(1, min(concurrency, len(batches) or 1)),
         )
 
+    def _prefetch(self, plan: _Plan, provider: Provider) -> None:
+        """With a cache: look every text up in one bulk read, keep the hits, and re-plan the batches
+        over the misses only (so a fully cached corpus sends no request and starts no worker)."""
+        cache = self._embedding_cache()
+        if cache is None or not plan.texts:
+            return
+        order = list(plan.texts)
+        matrix, rows = cache.lookup(CacheNamespace.for_provider(provider, "document"), [plan.texts[i] for i in order])
+        with _gc_paused():
+            vectors: list[list[float]] = matrix.tolist() if len(matrix) else []
+        used: set[int] = set()
+        missing: list[int] = []
+        for i, row in zip(order, rows, strict=True):
+            if row is None:
+                missing.append(i)
+            else:
+                plan.cached[i] = vectors[row] if row not in used else list(vectors[row])
+                used.add(row)
+        size = plan.batch_size
+        plan.batches = [missing[start : start + size] for start in range(0, len(missing), size)]
+        plan.concurrency = max(1, min(plan.concurrency, len(plan.batches) or 1))
+
     def _record(self, plan: _Plan, batch: int, outcome: EmbeddingResult | BaseException) -> None:
         if isinstance(outcome, EmbeddingResult) and len(outcome.vectors) != len(plan.batches[batch]):
             outcome = ResponseError(
@@ -325,8 +380,9 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
 
     # ------------------------------------------------------------------ output
     def _assemble(self, plan: _Plan, provider: Provider) -> dict[str, Any]:
-        vectors: dict[int, list[float]] = {}
-        models: dict[int, str] = {}
+        vectors: dict[int, list[float]] = dict(plan.cached)
+        cached_model = provider.embedding_model_id
+        models: dict[int, str] = dict.fromkeys(plan.cached, cached_model)
         usage: Usage | None = None
         for batch, result in plan.results.items():
             for i, vector in zip(plan.batches[batch], result.vectors, strict=True):
@@ -335,25 +391,9 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             if result.usage is not None:
                 usage = result.usage if usage is None else usage + result.usage
         errors = {i: plan.errors[b] for b in plan.errors for i in plan.batches[b]}
-        documents: list[Document] = []
-        failed: list[Document] = []
-        dimension: int | None = None
-        for i, doc in enumerate(plan.documents):
-            if i in vectors:
-                vector = vectors[i]
-                dimension = dimension or len(vector)
-                doc_meta = dict(doc.meta)
-                if self.provenance:
-                    doc_meta.update(
-                        embedding_provider=provider.name, embedding_model=models[i], embedding_dimension=len(vector)
-                    )
-                documents.append(replace(doc, embedding=vector, meta=doc_meta))
-            elif i in errors:
-                exc = errors[i]
-                failed.append(replace(doc, meta={**doc.meta, "embedding_error": f"{type(exc).__name__}: {exc}"}))
-            else:  # skipped: no content
-                documents.append(replace(doc, meta=dict(doc.meta)))
-        model = next(iter(plan.results.values())).model if plan.results else provider.embedding_model_id
+        with _gc_paused():
+            documents, failed, dimension = self._build_documents(plan, provider, vectors, models, errors)
+        model = next(iter(plan.results.values())).model if plan.results else cached_model
         meta: dict[str, Any] = {
             "provider": provider.name,
             "model": model,
@@ -374,7 +414,8 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             "retries": sum(int(r.meta.get("retries", 0)) for r in plan.results.values()),
         }
         if self.cache:
-            meta["cache"] = self._cache_totals([r.meta for r in plan.results.values()])
+            totals = self._cache_totals([r.meta for r in plan.results.values()])
+            meta["cache"] = {"hits": totals["hits"] + len(plan.cached), "misses": totals["misses"]}
         if any("fallback" in r.meta for r in plan.results.values()):
             meta["fallback"] = fallback_totals([r.meta for r in plan.results.values()])
         if failed:
@@ -383,9 +424,37 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             )
         return {"documents": documents, "failed_documents": failed, "meta": meta}
 
+    def _build_documents(
+        self,
+        plan: _Plan,
+        provider: Provider,
+        vectors: dict[int, list[float]],
+        models: dict[int, str],
+        errors: dict[int, BaseException],
+    ) -> tuple[list[Document], list[Document], int | None]:
+        documents: list[Document] = []
+        failed: list[Document] = []
+        dimension: int | None = None
+        for i, doc in enumerate(plan.documents):
+            if i in vectors:
+                vector = vectors[i]
+                dimension = dimension or len(vector)
+                doc_meta = dict(doc.meta)
+                if self.provenance:
+                    doc_meta.update(
+                        embedding_provider=provider.name, embedding_model=models[i], embedding_dimension=len(vector)
+                    )
+                documents.append(_with_embedding(doc, vector, doc_meta))
+            elif i in errors:
+                exc = errors[i]
+                failed.append(replace(doc, meta={**doc.meta, "embedding_error": f"{type(exc).__name__}: {exc}"}))
+            else:  # skipped: no content
+                documents.append(replace(doc, meta=dict(doc.meta)))
+        return documents, failed, dimension
+
     def _bar(self, plan: _Plan) -> tqdm:
         bar = tqdm(total=len(plan.documents), disable=not self.progress_bar, desc="Embedding documents", unit="doc")
-        bar.update(len(plan.skipped))
+        bar.update(len(plan.skipped) + len(plan.cached))
         return bar
 
     # ------------------------------------------------------------------ run
@@ -410,6 +479,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         """
         provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
+        self._prefetch(plan, provider)
         cancelled = 0
         with self._bar(plan) as bar, track_retries(plan.sent):
             if plan.concurrency == 1:
@@ -465,6 +535,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         """
         provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
+        await asyncio.to_thread(self._prefetch, plan, provider)
         semaphore = asyncio.Semaphore(plan.concurrency)
         started: set[int] = set()
 
