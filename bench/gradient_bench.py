@@ -237,10 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         if peer_python is not None:
             peer, script = peer_python, Path(tmpdir, "peer.py")
             script.write_text(PEER_SCRIPT, encoding="utf-8")
+            # The peer's own virtualenv only: a PYTHONPATH pointing at this checkout would shadow
+            # gradient-haystack with hayswitch's drop-in of the same module path.
+            peer_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
             contenders.append(
                 (
                     "gradient-haystack 0.4.0 GradientDocumentEmbedder (defaults)",
-                    lambda: run_in_subprocess(peer, script, [], texts, env),
+                    lambda: run_in_subprocess(peer, script, [], texts, peer_env),
                 )
             )
         me, python = Path(__file__).resolve(), Path(sys.executable)

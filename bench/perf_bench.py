@@ -253,7 +253,8 @@ def print_cache(result: dict[str, Any]) -> None:
     print("| code | best (s) | docs/s | this checkout is faster by |")
     print("|---|---:|---:|---:|")
     for r in result["rows"]:
-        print(f"| {r['contender']} | {r['best_seconds']:.3f} | {r['docs_per_second']:,} | {r['this_checkout_speedup']:.2f}x |")
+        speedup = r["this_checkout_speedup"]
+        print(f"| {r['contender']} | {r['best_seconds']:.3f} | {r['docs_per_second']:,} | {speedup:.2f}x |")
 
 
 def main(argv: list[str] | None = None) -> int:

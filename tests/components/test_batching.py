@@ -130,12 +130,14 @@ def test_requests_sent_equal_meta_fake(mode: str, limit: int | None, batch_size:
     effective_limit = limit or 64
     size = min(batch_size or effective_limit, effective_limit)
     assert meta["batch_size"] == size
-    assert flight.sizes and max(flight.sizes) <= effective_limit
+    assert flight.sizes
+    assert max(flight.sizes) <= effective_limit
     assert sorted(flight.sizes) == sorted(_expected_sizes(N_DOCS, size))
     assert meta["requests"] == meta["batches"] == len(flight.sizes) == provider.requests
     assert meta["max_concurrency"] == min(3, meta["batches"])  # never more workers than batches
     assert flight.peak <= 3
-    assert meta["counts"]["embedded"] == N_DOCS and meta["counts"]["skipped"] == 1
+    assert meta["counts"]["embedded"] == N_DOCS
+    assert meta["counts"]["skipped"] == 1
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -287,10 +289,7 @@ def test_openai_provider_embed_documents_one_request_per_batch(embedding_server:
         embedding_server.flight.sizes.clear()
     texts = [f"text {i}" for i in range(10)]
     try:
-        if mode == "async":
-            result = asyncio.run(provider.aembed_documents(texts))
-        else:
-            result = provider.embed_documents(texts)
+        result = asyncio.run(provider.aembed_documents(texts)) if mode == "async" else provider.embed_documents(texts)
     finally:
         provider.close()
     assert len(result.vectors) == 10
@@ -314,11 +313,15 @@ def test_a_partly_cached_run_sends_only_the_misses_and_documents_match_a_cold_ru
     assert meta["cache"] == {"hits": cached, "misses": missing}
     assert meta["batches"] == meta["requests"] == math.ceil(missing / 4)
     provider = embedder.provider_instance
-    assert provider is not None and provider.embedded_texts == missing
+    assert provider is not None
+    assert provider.embedded_texts == missing
     # float32 storage: cached vectors equal the cold ones to float32 precision, everything else exactly
     for got, ref, src in zip(out["documents"], cold, docs, strict=True):
-        assert type(got) is Document and got is not src
-        assert got.id == ref.id and got.content == ref.content and got.meta == ref.meta
+        assert type(got) is Document
+        assert got is not src
+        assert got.id == ref.id
+        assert got.content == ref.content
+        assert got.meta == ref.meta
         if ref.embedding is None:
             assert got.embedding is None
         else:

@@ -90,7 +90,8 @@ def test_the_exported_graph_is_cached_on_disk_and_reused(monkeypatch: pytest.Mon
     model_dir = resolve_embedding_model(DEFAULT_EMBEDDING_MODEL)
     _local(embedding_backend="onnx").embedding_engine()  # make sure the user-level cache holds it
     source = onnx_backend.cache_root() / onnx_backend._model_key(model_dir)
-    assert (source / "model.onnx").is_file() and (source / "model.json").is_file()
+    assert (source / "model.onnx").is_file()
+    assert (source / "model.json").is_file()
 
     # A copy of that folder under another cache root: loading from it must not export again.
     monkeypatch.setenv("HAYSWITCH_CACHE_DIR", str(tmp_path))

@@ -73,7 +73,8 @@ def test_rows_written_by_the_array_encoder_and_both_formats_in_one_read(tmp_path
     conn.close()
     with EmbeddingCache(path) as cache:
         got = cache.get_many(NS, ["old64", "missing", "old32", "old64"])
-        assert got[0] == v64 and got[3] == v64
+        assert got[0] == v64
+        assert got[3] == v64
         assert got[0] is not got[3]  # duplicates are distinct lists
         assert got[1] is None
         assert got[2] == v32
@@ -85,10 +86,12 @@ def test_lookup_returns_one_matrix_and_row_indices(tmp_path: Path) -> None:
     with EmbeddingCache(tmp_path / "c.sqlite") as cache:
         cache.put_many(NS, ["x", "y", "z"], vectors.tolist())
         matrix, rows = cache.lookup(NS, ["z", "nope", "x", "z"])
-    assert matrix.shape[1] == 6 and matrix.dtype == np.float32
+    assert matrix.shape[1] == 6
+    assert matrix.dtype == np.float32
     assert rows[1] is None
     assert rows[0] == rows[3]
-    assert rows[0] is not None and rows[2] is not None
+    assert rows[0] is not None
+    assert rows[2] is not None
     np.testing.assert_array_equal(matrix[rows[0]], vectors[2].astype(np.float32))
     np.testing.assert_array_equal(matrix[rows[2]], vectors[0].astype(np.float32))
 

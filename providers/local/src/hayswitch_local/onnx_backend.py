@@ -175,7 +175,7 @@ class OnnxEmbedder:
     """
 
     def __init__(self, model_dir: Path, onnx_path: Path, variant: OnnxVariant, meta: dict[str, Any]) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # type: ignore[import-untyped]
         from transformers import AutoTokenizer
 
         self.path = onnx_path
@@ -253,7 +253,6 @@ def _export_fp32(model_dir: Path, target: Path) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
     from sentence_transformers import SentenceTransformer
-
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
@@ -268,7 +267,9 @@ def _export_fp32(model_dir: Path, target: Path) -> dict[str, Any]:
     tokenizer = st.tokenizer
     input_names = [n for n in _INPUTS if n in getattr(tokenizer, "model_input_names", _INPUTS)]
     if "input_ids" not in input_names or "attention_mask" not in input_names:
-        raise ConfigurationError(f"{model_dir}: the tokenizer gives {input_names}; ONNX export needs input ids and mask")
+        raise ConfigurationError(
+            f"{model_dir}: the tokenizer gives {input_names}; ONNX export needs input ids and mask"
+        )
 
     class SentenceEmbedding(torch.nn.Module):
         def __init__(self, model: Any) -> None:
@@ -323,7 +324,9 @@ def _run_session(session: Any, tokenizer: Any, meta: dict[str, Any], texts: list
     import numpy as np
 
     batch = [t.strip().lower() if meta["do_lower_case"] else t.strip() for t in texts]
-    enc = tokenizer(batch, padding=True, truncation="longest_first", max_length=meta["max_seq_length"], return_tensors="np")
+    enc = tokenizer(
+        batch, padding=True, truncation="longest_first", max_length=meta["max_seq_length"], return_tensors="np"
+    )
     feeds = {n: np.asarray(enc[n], dtype=np.int64) for n in meta["input_names"]}
     (vectors,) = session.run(["sentence_embedding"], feeds)
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -335,7 +338,7 @@ def _quantize_int8(model_dir: Path, fp32: Path, target: Path, meta: dict[str, An
     not raised: a refused int8 graph is remembered so it is not rebuilt on every start)."""
     import numpy as np
     import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
     from transformers import AutoTokenizer
 
     root = logging.getLogger()
@@ -348,8 +351,12 @@ def _quantize_int8(model_dir: Path, fp32: Path, target: Path, meta: dict[str, An
     finally:
         root.removeFilter(quiet)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    reference = _run_session(ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]), tokenizer, meta, list(PROBE_TEXTS))
-    got = _run_session(ort.InferenceSession(str(target), providers=["CPUExecutionProvider"]), tokenizer, meta, list(PROBE_TEXTS))
+    reference = _run_session(
+        ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]), tokenizer, meta, list(PROBE_TEXTS)
+    )
+    got = _run_session(
+        ort.InferenceSession(str(target), providers=["CPUExecutionProvider"]), tokenizer, meta, list(PROBE_TEXTS)
+    )
     cosines = np.sum(got * reference, axis=1)
     mean = float(cosines.mean())
     return {

@@ -187,7 +187,9 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: for an invalid option value.
         """
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
             raise InvalidInputError(
                 "ProviderDocumentEmbedder: batch_size must be a positive integer or None (the provider's default), "
                 f"got {batch_size!r}."
