@@ -209,6 +209,11 @@ class OnnxEmbedder:
         out = np.empty((len(texts), self._tok.dimension), dtype=np.float32)
         if not texts:
             return out
+        if self.variant == "int8":
+            # Dynamic int8 quantizes activations with one scale per call, so a padded batch would
+            # make a text's vector depend on its batch-mates: one text per call keeps every vector
+            # independent of the batch (the provider declares deterministic vectors) and pads nothing.
+            batch_size = 1
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
