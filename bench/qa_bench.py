@@ -70,8 +70,8 @@ def build_store(provider: str, corpus: Path) -> tuple[Any, int, float]:
     """Split and embed ``corpus`` into an InMemoryDocumentStore, like ``hayswitch index``."""
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
-    from hayswitch.cli.store import collect_files, read_corpus_file, split_text
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
+    from hayswitch.cli.store import collect_files, read_corpus_file, split_text
 
     started = time.perf_counter()
     files, _ = collect_files([corpus])
@@ -89,18 +89,20 @@ def build_store(provider: str, corpus: Path) -> tuple[Any, int, float]:
     return store, len(embedded), time.perf_counter() - started
 
 
-def run_set(name: str, store: Any, provider: str, top_k: int, baseline: bool, show: bool) -> dict[str, Any]:
+def run_set(
+    name: str, store: Any, provider: str, top_k: int, baseline: bool, show: bool, generate: bool = True
+) -> dict[str, Any]:
     from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
 
-    from hayswitch.cli.answer import build_answer_pipeline, grounded_answer
-    from hayswitch.cli.ask import build_rag_pipeline
     from hayswitch.answering import NOT_FOUND
+    from hayswitch.cli.answer import build_answer_pipeline, close_answer_pipeline, grounded_answer
+    from hayswitch.cli.ask import build_rag_pipeline
 
     questions = json.loads(SETS[name].read_text(encoding="utf-8"))["questions"]
     retrieval = build_rag_pipeline(store, provider=provider, top_k=top_k)
     retrieval.get_component("retriever")  # the in-memory retriever over the bench store
     assert isinstance(retrieval.get_component("retriever"), InMemoryEmbeddingRetriever)
-    answering = build_answer_pipeline(provider=provider)
+    answering = build_answer_pipeline(provider=provider, generate=generate)
     baseline_llm = None
     if baseline:
         from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
@@ -131,9 +133,7 @@ def run_set(name: str, store: Any, provider: str, top_k: int, baseline: bool, sh
         if baseline_llm is not None:
             from haystack.dataclasses import ChatMessage
 
-            context = "\n".join(
-                f"[{i}] {d.meta.get('heading', '')}: {d.content}" for i, d in enumerate(documents, 1)
-            )
+            context = "\n".join(f"[{i}] {d.meta.get('heading', '')}: {d.content}" for i, d in enumerate(documents, 1))
             user = f"Context:\n{context}\n\nQuestion: {question}"
             t0 = time.perf_counter()
             reply = baseline_llm.run([ChatMessage.from_system(BASELINE_SYSTEM), ChatMessage.from_user(user)])
@@ -147,8 +147,7 @@ def run_set(name: str, store: Any, provider: str, top_k: int, baseline: bool, sh
             print(f"{mark} [{row['status']:9}] {row['score']:.3f} {question}\n      -> {result.answer}")
             if result.reply and result.status != "generated":
                 print(f"      (reply rejected: {result.reason}: {result.reply!r})")
-    for name_ in ("evidence", "llm"):
-        answering.get_component(name_).close()
+    close_answer_pipeline(answering)
     retrieval.get_component("text_embedder").close()
     if baseline_llm is not None:
         baseline_llm.close()
@@ -183,7 +182,7 @@ def table(results: list[dict[str, Any]]) -> str:
         return f"{a}/{b} ({100 * a / b:.0f}%)" if b else "-"
 
     lines = [
-        "| question set | answers containing the expected fact | correct \"not found\" | retrieval hit (top-3) "
+        '| question set | answers containing the expected fact | correct "not found" | retrieval hit (top-3) '
         "| generated / extracted / not found | median s/question |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -213,18 +212,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also run the pre-grounding prompt")
     parser.add_argument("--show", action="store_true", help="print every question and answer")
+    parser.add_argument(
+        "--no-generate", action="store_true", help="evidence selection only: the answer is the evidence sentence"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "qa.json")
     args = parser.parse_args(argv)
 
     store, passages, index_seconds = build_store(args.provider, FIXTURE / "corpus")
     print(f"indexed {passages} passages in {index_seconds:.1f}s with provider {args.provider!r}", file=sys.stderr)
     names = list(SETS) if args.set == "both" else [args.set]
-    results = [run_set(n, store, args.provider, args.top_k, args.baseline, args.show) for n in names]
+    results = [
+        run_set(n, store, args.provider, args.top_k, args.baseline, args.show, generate=not args.no_generate)
+        for n in names
+    ]
     print(table(results))
     payload = {
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "provider": args.provider,
         "top_k": args.top_k,
+        "generate": not args.no_generate,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,

@@ -53,8 +53,12 @@ def test_split_sentences_cuts_very_long_units() -> None:
 
 def test_content_terms_normalises_numbers_plurals_and_drops_stop_words() -> None:
     terms = content_terms("How many notes does the free plan allow? It is 2,130 m; copper-wing moths.")
-    assert "note" in terms and "plan" in terms and "2130" in terms
-    assert "copper-wing" in terms and "copper" in terms and "moth" in terms
+    assert "note" in terms
+    assert "plan" in terms
+    assert "2130" in terms
+    assert "copper-wing" in terms
+    assert "copper" in terms
+    assert "moth" in terms
     assert not {"how", "many", "does", "the", "is", "it"} & set(terms)
 
 
@@ -181,14 +185,16 @@ def test_answer_end_to_end_with_the_fake_provider() -> None:
     replies: list[str] = []
     result = answer("When does the ferry leave Port Amsel?", passages, provider, on_reply=replies.append)
     # The fake provider echoes the prompt: that is drift, so the evidence sentence is the answer.
-    assert replies and replies[0].startswith("Echo:")
+    assert replies
+    assert replies[0].startswith("Echo:")
     assert result.status == "extracted"
     assert "07:40" in result.text
     assert result.evidence[0].source == "ferry.md, passage 1"
     assert answer("Who painted the Mona Lisa?", passages, provider).text == NOT_FOUND
     assert answer("anything?", [], provider).status == "not_found"
     skipped = answer("When does the ferry leave Port Amsel?", passages, provider, generate=False)
-    assert skipped.status == "extracted" and skipped.reason == "generation disabled"
+    assert skipped.status == "extracted"
+    assert skipped.reason == "generation disabled"
 
 
 def test_candidates_carry_heading_into_what_is_embedded() -> None:

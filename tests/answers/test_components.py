@@ -6,10 +6,10 @@ import pytest
 from haystack import Document, Pipeline
 from haystack.dataclasses import ChatMessage, GeneratedAnswer
 
-from hayswitch import InvalidInputError
-from hayswitch.answering import NOT_FOUND
 from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
 from haystack_integrations.components.grounding.hayswitch import AnswerGrounder, EvidenceSelector
+from hayswitch import InvalidInputError
+from hayswitch.answering import NOT_FOUND
 
 DOCS = [
     Document(
@@ -46,7 +46,8 @@ def test_selector_emits_no_messages_when_not_found() -> None:
     assert result["evidence"] == []
     assert "messages" not in result
     empty = EvidenceSelector(provider="fake").run(question="Anything?", documents=[])
-    assert empty["found"] is False and empty["best_score"] == 0.0
+    assert empty["found"] is False
+    assert empty["best_score"] == 0.0
 
 
 async def test_selector_run_async_matches_run() -> None:
@@ -93,7 +94,9 @@ def test_grounder_keeps_supported_replies_and_replaces_drift() -> None:
     assert "numbers" in drift.meta["reason"]
 
     none = grounder.run(question="When does the ferry leave?", evidence=[])["answers"][0]
-    assert none.data == NOT_FOUND and none.meta["status"] == "not_found" and none.documents == []
+    assert none.data == NOT_FOUND
+    assert none.meta["status"] == "not_found"
+    assert none.documents == []
 
 
 async def test_grounder_run_async() -> None:
@@ -137,12 +140,16 @@ def test_components_round_trip_through_yaml() -> None:
     loaded = Pipeline.loads(pipe.dumps())
     selector = loaded.get_component("evidence")
     assert isinstance(selector, EvidenceSelector)
-    assert selector.provider == "fake" and selector.policy == {"max_evidence": 1}
+    assert selector.provider == "fake"
+    assert selector.policy == {"max_evidence": 1}
     grounder = loaded.get_component("grounder")
-    assert isinstance(grounder, AnswerGrounder) and grounder.policy == {"max_unsupported": 0.2}
-    assert EvidenceSelector.from_dict(EvidenceSelector(provider="fake").to_dict()).to_dict() == EvidenceSelector(
-        provider="fake"
-    ).to_dict()
-    assert _ask(loaded, "When does the ferry leave Port Amsel?")["grounder"]["answers"][0].data == _ask(
-        pipe, "When does the ferry leave Port Amsel?"
-    )["grounder"]["answers"][0].data
+    assert isinstance(grounder, AnswerGrounder)
+    assert grounder.policy == {"max_unsupported": 0.2}
+    assert (
+        EvidenceSelector.from_dict(EvidenceSelector(provider="fake").to_dict()).to_dict()
+        == EvidenceSelector(provider="fake").to_dict()
+    )
+    assert (
+        _ask(loaded, "When does the ferry leave Port Amsel?")["grounder"]["answers"][0].data
+        == _ask(pipe, "When does the ferry leave Port Amsel?")["grounder"]["answers"][0].data
+    )

@@ -137,7 +137,8 @@ def test_grounded_rag_on_fake(rag: ModuleType, monkeypatch: pytest.MonkeyPatch) 
     assert answer.sources[0]["file"] == "custom-components.md"
     missing = rag.ask_grounded("Who painted the Mona Lisa?")
     assert missing.answer == "I could not find this in the indexed documents."
-    assert missing.meta["status"] == "not_found" and missing.meta["evidence"] == []
+    assert missing.meta["status"] == "not_found"
+    assert missing.meta["evidence"] == []
 
 
 def test_rag_refuses_an_empty_notes_folder(rag: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,8 +31,8 @@ UNANSWERABLE = ["Who painted the Mona Lisa?", "What is the speed of light in a v
 def qa_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
-    from hayswitch.cli.store import collect_files, read_corpus_file, split_text
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
+    from hayswitch.cli.store import collect_files, read_corpus_file, split_text
 
     files, _ = collect_files([FIXTURE / "corpus"])
     documents = []
@@ -85,9 +85,7 @@ def test_ask_cli_cites_the_evidence_on_the_local_models(tmp_path: Path, local_pr
     store = tmp_path / "qa.json"
     indexed = runner.invoke(build_app(), ["index", str(FIXTURE / "corpus"), "--store", str(store), "-q"])
     assert indexed.exit_code == 0, indexed.output
-    result = runner.invoke(
-        build_app(), ["ask", "When was the first Kettle Cup held?", "--store", str(store), "--json"]
-    )
+    result = runner.invoke(build_app(), ["ask", "When was the first Kettle Cup held?", "--store", str(store), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert "1884" in payload["answer"]

@@ -35,6 +35,7 @@ This module does not import Haystack.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -125,9 +126,7 @@ class GroundingPolicy:
             return value
         unknown = sorted(set(value) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ValueError(
-                f"Unknown grounding policy field(s) {unknown}; valid: {sorted(cls.__dataclass_fields__)}."
-            )
+            raise ValueError(f"Unknown grounding policy field(s) {unknown}; valid: {sorted(cls.__dataclass_fields__)}.")
         return cls(**dict(value))
 
 
@@ -254,9 +253,7 @@ class GroundedAnswer:
 # list markers (after the whitespace clean-up of indexing, "* a * b" or "1. a 2. b") start items.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[*`_]*[A-Z0-9])")
 _LIST_ITEM = re.compile(r"(?:^|\s+)(?:[*+\u2022-]|\d{1,2}[.)])\s+(?=\S)")
-_ABBREVIATIONS = re.compile(
-    r"\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|Ms|Prof|St|No|Fig|cf|approx|incl)\.$", re.IGNORECASE
-)
+_ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|Ms|Prof|St|No|Fig|cf|approx|incl)\.$", re.IGNORECASE)
 _MARKUP = re.compile(r"(\*\*|__|`)")
 _MIN_SENTENCE_CHARS = 12
 _MAX_SENTENCE_CHARS = 400
@@ -322,33 +319,32 @@ def split_sentences(text: str) -> list[str]:
 _STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing done down during each else ever few for from
-    further get gets got had has have having he her here hers herself him himself his how i if in into is
-    it its itself just me might more most much must my myself no nor not now of off on once only or other
-    our ours ourselves out over own same shall she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up upon very via was we were
-    what when where which while who whom whose why will with within without would you your yours yourself
-    yourselves one ones many thing things kind use used using way tell please know called name named""".split()
+    further get gets got had has have having he her here hers herself him himself his how i if in into
+    is it its itself just me might more most much must my myself no nor not now of off on once only or
+    other our ours ourselves out over own same shall she should so some such than that the their theirs
+    them themselves then there these they this those through to too under until up upon very via was we
+    were what when where which while who whom whose why will with within without would you your yours
+    yourself yourselves one ones many thing things kind use used using way tell please know called name
+    named""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[A-Za-z][A-Za-z0-9_'+]*(?:-[A-Za-z0-9_]+)*")
 _NUMBER = re.compile(r"^\d+(?:[.,:]\d+)*$")
 
 
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """A light suffix stripper (plural, past, gerund, adverb), enough to match "notes"/"note",
-    "opened"/"opens" and "boxes"/"box" style variants of the same word. Both sides of every
-    comparison go through it, so its imperfections cancel out."""
+    """The English (Porter2) Snowball stem of a word: "closed", "closes" -> "close"; tokens with
+    digits or symbols are kept as they are."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    if word.endswith("ies") or word.endswith("ied"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
-        return word[:-2]
-    for suffix in ("ing", "edly", "ed", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    return str(_stemmer().stemWord(word))
 
 
 def content_terms(text: str) -> list[str]:
@@ -453,7 +449,9 @@ def select_evidence(
         semantic = max(0.0, _cosine(question_vector, candidate_vectors[i])) if use_vectors else 0.0  # type: ignore[arg-type,index]
         score = weight * semantic + (1.0 - weight) * lexical
         ranked.append(
-            Evidence(candidate.text, score, semantic, lexical, candidate.passage_index, candidate.position, candidate.meta)
+            Evidence(
+                candidate.text, score, semantic, lexical, candidate.passage_index, candidate.position, candidate.meta
+            )
         )
     ranked.sort(key=lambda e: (-e.score, e.passage_index, e.position))
     best = ranked[0].score if ranked else 0.0
@@ -464,7 +462,9 @@ def select_evidence(
     return EvidenceSelection(question=question, found=found, evidence=evidence, ranked=ranked, best_score=best)
 
 
-def answer_messages(question: str, evidence: Sequence[Evidence], policy: GroundingPolicy | None = None) -> list[Message]:
+def answer_messages(
+    question: str, evidence: Sequence[Evidence], policy: GroundingPolicy | None = None
+) -> list[Message]:
     """The chat for the generator: a one-line system prompt, the evidence as a list of facts, and
     the question restated after them with the length budget (small models follow the last line)."""
     facts = "\n".join(f"- {e.text}" for e in evidence)
@@ -580,8 +580,10 @@ def answer(
     vectors = provider.embed_documents([c.embed_text for c in candidates]).vectors
     selection = select_evidence(question, candidates, q_vec, vectors, rules)
     if not selection.found or not generate:
-        return ground_reply(question, None, selection, rules) if not selection.found else _extracted(
-            question, selection, "", "generation disabled"
+        return (
+            ground_reply(question, None, selection, rules)
+            if not selection.found
+            else _extracted(question, selection, "", "generation disabled")
         )
     llm = generator or provider
     result = llm.generate(answer_messages(question, selection.evidence, rules), generation_options(rules))

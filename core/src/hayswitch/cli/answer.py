@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GroundedResult", "build_answer_pipeline", "grounded_answer"]
+__all__ = ["GroundedResult", "build_answer_pipeline", "close_answer_pipeline", "grounded_answer"]
 
 
 @dataclass
@@ -51,32 +51,44 @@ def build_answer_pipeline(
     profile: str | None = None,
     max_tokens: int | None = None,
     policy: Mapping[str, Any] | None = None,
+    generate: bool = True,
 ) -> Any:
     """The answer pipeline: ``evidence`` (EvidenceSelector) -> ``llm`` (ProviderChatGenerator) ->
     ``grounder`` (AnswerGrounder), all bound to ``provider`` / ``profile``.
 
     Inputs: ``evidence.question``, ``evidence.documents``, ``grounder.question``; output:
     ``grounder.answers``. When the evidence is not good enough, ``llm`` does not run.
+
+    :param generate: False leaves the generator out: the answer is the evidence sentence
+        (extractive answers, no chat model needed).
     """
     from haystack import Pipeline
 
-    from hayswitch.answering import GroundingPolicy
     from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
     from haystack_integrations.components.grounding.hayswitch import AnswerGrounder, EvidenceSelector
+    from hayswitch.answering import GroundingPolicy
 
     rules = GroundingPolicy.from_value(policy)
     generation_kwargs = {"max_tokens": max_tokens or rules.max_tokens, "temperature": 0.0, "stop": ["\n\n"]}
     pipeline = Pipeline()
     pipeline.add_component("evidence", EvidenceSelector(provider=provider, profile=profile, policy=policy))
-    pipeline.add_component(
-        "llm", ProviderChatGenerator(provider=provider, profile=profile, generation_kwargs=generation_kwargs)
-    )
     pipeline.add_component("grounder", AnswerGrounder(policy=policy))
-    pipeline.connect("evidence.messages", "llm.messages")
     pipeline.connect("evidence.evidence", "grounder.evidence")
     pipeline.connect("evidence.best_score", "grounder.best_score")
-    pipeline.connect("llm.replies", "grounder.replies")
+    if generate:
+        pipeline.add_component(
+            "llm", ProviderChatGenerator(provider=provider, profile=profile, generation_kwargs=generation_kwargs)
+        )
+        pipeline.connect("evidence.messages", "llm.messages")
+        pipeline.connect("llm.replies", "grounder.replies")
     return pipeline
+
+
+def close_answer_pipeline(pipeline: Any) -> None:
+    """Release the providers of a pipeline from :func:`build_answer_pipeline` (idempotent)."""
+    for name in ("evidence", "llm"):
+        if name in pipeline.graph.nodes:
+            pipeline.get_component(name).close()
 
 
 def grounded_answer(
@@ -98,18 +110,20 @@ def grounded_answer(
         benchmark); None builds one and closes it afterwards.
     """
     own = pipeline is None
-    pipe = pipeline if pipeline is not None else build_answer_pipeline(
-        provider=provider, profile=profile, max_tokens=max_tokens, policy=policy
+    pipe = (
+        pipeline
+        if pipeline is not None
+        else build_answer_pipeline(provider=provider, profile=profile, max_tokens=max_tokens, policy=policy)
     )
+    generating = "llm" in pipe.graph.nodes
     try:
         result = pipe.run(
             {"evidence": {"question": question, "documents": list(documents)}, "grounder": {"question": question}},
-            include_outputs_from={"llm"},
+            include_outputs_from={"llm"} if generating else set(),
         )
     finally:
         if own:
-            for name in ("evidence", "llm"):
-                pipe.get_component(name).close()
+            close_answer_pipeline(pipe)
     answer = result["grounder"]["answers"][0]
     replies = (result.get("llm") or {}).get("replies") or []
     meta = replies[0].meta if replies else {}

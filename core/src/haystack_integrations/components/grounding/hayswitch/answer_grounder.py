@@ -24,7 +24,9 @@ _EVIDENCE_KEYS = (
 
 def _evidence(doc: Any, index: int) -> Evidence:
     if not isinstance(doc, Document):
-        raise InvalidInputError(f"AnswerGrounder: evidence[{index}] is a {type(doc).__name__}, not a Haystack Document.")
+        raise InvalidInputError(
+            f"AnswerGrounder: evidence[{index}] is a {type(doc).__name__}, not a Haystack Document."
+        )
     meta = {k: v for k, v in doc.meta.items() if k not in _EVIDENCE_KEYS}
     return Evidence(
         text=doc.content or "",
