@@ -202,3 +202,39 @@ def test_candidates_carry_heading_into_what_is_embedded() -> None:
     assert isinstance(candidate, Candidate)
     assert candidate.text == "It opened in 1978."
     assert candidate.embed_text == "Tarnholt Observatory: It opened in 1978."
+
+
+def test_a_reply_cut_at_the_token_budget_is_not_kept() -> None:
+    question = "When does the ferry leave?"
+    selection = _found("The ferry leaves Port Amsel every morning at 07:40.", question)
+    cut = ground_reply(question, "The ferry leaves at 07:40 and", selection, finish_reason="length")
+    assert cut.status == "extracted"
+    assert cut.reason == "the reply was cut at the token budget"
+    assert ground_reply(question, "The ferry leaves at 07:40.", selection, finish_reason="stop").status == "generated"
+
+
+def test_a_list_is_evidence_shown_as_written_and_not_rephrased() -> None:
+    text = (
+        "# Custom components\n\nThe steps for creating a custom component are:\n\n"
+        "1. Write a class and decorate it with `@component`.\n2. Implement a `run` method.\n"
+        "3. Connect it in a pipeline.\n\nComponents are plain Python classes."
+    )
+    provider = get_provider("fake")
+    result = answer("What are the steps for creating a custom component?", [Passage(text)], provider)
+    assert result.status == "extracted"
+    assert result.reason == "the evidence is a list: it is shown as written"
+    assert result.reply == ""  # the generator was not asked
+    assert result.evidence[0].is_list
+    assert result.text == (
+        "The steps for creating a custom component are: 1. Write a class and decorate it with @component. "
+        "2. Implement a run method. 3. Connect it in a pipeline."
+    )
+
+
+def test_identifiers_must_be_copied_exactly() -> None:
+    question = "Which hooks does a provider implement?"
+    selection = _found("Subclass Provider and implement the hooks _embed and _generate.", question)
+    assert ground_reply(question, "It implements _embed and _generate.", selection).status == "generated"
+    wrong = ground_reply(question, "It implements _embed and hooks_generate.", selection)
+    assert wrong.status == "extracted"
+    assert "identifiers" in wrong.reason

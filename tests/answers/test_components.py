@@ -153,3 +153,22 @@ def test_components_round_trip_through_yaml() -> None:
         _ask(loaded, "When does the ferry leave Port Amsel?")["grounder"]["answers"][0].data
         == _ask(pipe, "When does the ferry leave Port Amsel?")["grounder"]["answers"][0].data
     )
+
+
+def test_grounder_reads_the_finish_reason_of_chat_replies() -> None:
+    evidence = EvidenceSelector(provider="fake").run(question="When does the ferry leave?", documents=DOCS)["evidence"]
+    cut = ChatMessage.from_assistant("The ferry leaves at 07:40 and", meta={"finish_reason": "length"})
+    answer = AnswerGrounder().run(question="When does the ferry leave?", evidence=evidence, replies=[cut])["answers"][0]
+    assert answer.meta["status"] == "extracted"
+    assert "token budget" in answer.meta["reason"]
+
+
+def test_list_evidence_skips_the_generator() -> None:
+    docs = [Document(content="The steps are: 1. Write a class. 2. Add a run method. 3. Connect it.")]
+    result = EvidenceSelector(provider="fake").run(question="What are the steps?", documents=docs)
+    assert result["found"] is True
+    assert result["evidence"][0].meta["evidence_is_list"] is True
+    assert "messages" not in result
+    answer = AnswerGrounder().run(question="What are the steps?", evidence=result["evidence"])["answers"][0]
+    assert answer.data == "The steps are: 1. Write a class. 2. Add a run method. 3. Connect it."
+    assert answer.meta["status"] == "extracted"

@@ -149,6 +149,7 @@ class Candidate:
         a sentence such as "It opened in 1978." keeps its subject.
     :param passage_index: index of its passage in the input list.
     :param position: index of the sentence within its passage.
+    :param is_list: the sentence introduces a list ("The steps are:") and holds its items.
     """
 
     text: str
@@ -156,12 +157,13 @@ class Candidate:
     passage_index: int
     position: int
     meta: Mapping[str, Any] = field(default_factory=dict)
+    is_list: bool = False
 
 
 @dataclass(frozen=True)
 class Evidence:
     """A scored sentence: ``score`` combines ``semantic`` (cosine) and ``lexical`` (question word
-    coverage), both 0..1."""
+    coverage), both 0..1. ``is_list``: a sentence introducing a list, with the list's items."""
 
     text: str
     score: float
@@ -170,6 +172,7 @@ class Evidence:
     passage_index: int
     position: int
     meta: Mapping[str, Any] = field(default_factory=dict)
+    is_list: bool = False
 
     @property
     def source(self) -> str:
@@ -189,6 +192,7 @@ class Evidence:
             "semantic": round(self.semantic, 4),
             "lexical": round(self.lexical, 4),
             "passage_index": self.passage_index,
+            "is_list": self.is_list,
             "file": self.meta.get("file_path"),
             "passage": self.meta.get("passage"),
         }
@@ -209,6 +213,13 @@ class EvidenceSelection:
     evidence: list[Evidence]
     ranked: list[Evidence]
     best_score: float
+
+    @property
+    def needs_generation(self) -> bool:
+        """Whether a generator should phrase the answer: found, and the best evidence is a
+        sentence (a list -- steps, options -- is shown as written: a one-sentence rephrasing of a
+        list by a small model drops or merges items)."""
+        return self.found and bool(self.evidence) and not self.evidence[0].is_list
 
 
 @dataclass(frozen=True)
@@ -329,6 +340,7 @@ _STOPWORDS = frozenset(
 )
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[A-Za-z][A-Za-z0-9_'+]*(?:-[A-Za-z0-9_]+)*")
 _NUMBER = re.compile(r"^\d+(?:[.,:]\d+)*$")
+_IDENTIFIER = re.compile(r"[_+]|\d")  # code-like words (snake_case, Ctrl+K, B-114) must be copied exactly
 
 
 @functools.lru_cache(maxsize=1)
@@ -388,6 +400,7 @@ def sentence_candidates(passages: Sequence[Passage]) -> list[Candidate]:
         units = _units(passage.text or "")
         for position, unit in enumerate(units):
             shown = _MARKUP.sub("", unit.text).strip()
+            is_list = False
             if shown.endswith(":") and position + 1 < len(units) and units[position + 1].item is not None:
                 items: list[str] = []
                 for follower in units[position + 1 :]:
@@ -398,8 +411,9 @@ def sentence_candidates(passages: Sequence[Passage]) -> list[Candidate]:
                         break
                     items.append(f"{follower.marker} {piece}" if follower.marker else piece)
                 shown = f"{shown} {' '.join(items)}"
+                is_list = bool(items)
             embed = f"{heading}: {shown}" if heading else shown
-            candidates.append(Candidate(shown, embed, index, position, dict(passage.meta)))
+            candidates.append(Candidate(shown, embed, index, position, dict(passage.meta), is_list))
     return candidates
 
 
@@ -450,7 +464,14 @@ def select_evidence(
         score = weight * semantic + (1.0 - weight) * lexical
         ranked.append(
             Evidence(
-                candidate.text, score, semantic, lexical, candidate.passage_index, candidate.position, candidate.meta
+                candidate.text,
+                score,
+                semantic,
+                lexical,
+                candidate.passage_index,
+                candidate.position,
+                candidate.meta,
+                candidate.is_list,
             )
         )
     ranked.sort(key=lambda e: (-e.score, e.passage_index, e.position))
@@ -492,15 +513,22 @@ def _extracted(question: str, selection: EvidenceSelection, reply: str, reason: 
 
 
 def ground_reply(
-    question: str, reply: str | None, selection: EvidenceSelection, policy: GroundingPolicy | None = None
+    question: str,
+    reply: str | None,
+    selection: EvidenceSelection,
+    policy: GroundingPolicy | None = None,
+    *,
+    finish_reason: str | None = None,
 ) -> GroundedAnswer:
     """Check the generator's ``reply`` against the selected evidence.
 
     * Not found: :data:`NOT_FOUND`, whatever the reply says.
-    * The reply is kept (``generated``) only if it is short, every number in it appears in the
-      evidence, at most ``max_unsupported`` of its content words are absent from both the evidence
-      and the question, and it carries something from the best sentence that the question does
+    * Best evidence is a list (see :attr:`EvidenceSelection.needs_generation`): the list, as written.
+    * The reply is kept (``generated``) only if it is short, every number and code-like word
+      (``snake_case``, ``Ctrl+K``) in it appears in the evidence, at most ``max_unsupported`` of
+      its content words are absent from both the evidence and the question, and it carries something from the best sentence that the question does
       not (otherwise it only restates the question).
+    * A reply cut at the token budget (``finish_reason="length"``) is unfinished, so it is not kept.
     * Anything else falls back to the evidence sentence(s) (``extracted``), with the reason.
     """
     policy = policy or GroundingPolicy()
@@ -515,8 +543,12 @@ def ground_reply(
             score=selection.best_score,
         )
     text = (reply or "").strip()
+    if not selection.needs_generation:
+        return _extracted(question, selection, text, "the evidence is a list: it is shown as written")
     if not text:
         return _extracted(question, selection, "", "no reply")
+    if finish_reason == "length":
+        return _extracted(question, selection, text, "the reply was cut at the token budget")
     words = text.split()
     if len(words) > policy.max_answer_words:
         return _extracted(question, selection, text, f"the reply is longer than {policy.max_answer_words} words")
@@ -531,6 +563,12 @@ def ground_reply(
     missing_numbers = sorted(numbers - evidence_terms - question_terms)
     if missing_numbers:
         return _extracted(question, selection, text, f"the reply states numbers not in the evidence: {missing_numbers}")
+    identifiers = {t for t in reply_terms if _IDENTIFIER.search(t)}
+    missing_identifiers = sorted(identifiers - evidence_terms - question_terms)
+    if missing_identifiers:
+        return _extracted(
+            question, selection, text, f"the reply names identifiers not in the evidence: {missing_identifiers}"
+        )
     unsupported = [t for t in reply_terms if t not in evidence_terms and t not in question_terms]
     if len(unsupported) / len(reply_terms) > policy.max_unsupported:
         return _extracted(
@@ -585,8 +623,10 @@ def answer(
             if not selection.found
             else _extracted(question, selection, "", "generation disabled")
         )
+    if not selection.needs_generation:
+        return ground_reply(question, None, selection, rules)
     llm = generator or provider
     result = llm.generate(answer_messages(question, selection.evidence, rules), generation_options(rules))
     if on_reply is not None:
         on_reply(result.text)
-    return ground_reply(question, result.text, selection, rules)
+    return ground_reply(question, result.text, selection, rules, finish_reason=result.finish_reason)

@@ -19,6 +19,7 @@ _EVIDENCE_KEYS = (
     "evidence_passage_index",
     "evidence_position",
     "evidence_source",
+    "evidence_is_list",
 )
 
 
@@ -36,17 +37,19 @@ def _evidence(doc: Any, index: int) -> Evidence:
         passage_index=int(doc.meta.get("evidence_passage_index", index)),
         position=int(doc.meta.get("evidence_position", 0)),
         meta=meta,
+        is_list=bool(doc.meta.get("evidence_is_list", False)),
     )
 
 
-def _reply_text(replies: list[ChatMessage] | list[str] | None) -> str | None:
+def _reply_text(replies: list[ChatMessage] | list[str] | None) -> tuple[str | None, str | None]:
+    """The first reply's text and finish reason (from a ChatMessage's meta; None for strings)."""
     if not replies:
-        return None
+        return None, None
     first = replies[0]
     if isinstance(first, ChatMessage):
-        return first.text or ""
+        return first.text or "", first.meta.get("finish_reason")
     if isinstance(first, str):
-        return first
+        return first, None
     raise InvalidInputError(f"AnswerGrounder: replies must be ChatMessages or strings, got {type(first).__name__}.")
 
 
@@ -57,7 +60,8 @@ class AnswerGrounder:
     * No evidence (``EvidenceSelector`` found nothing good enough): the answer is
       ``"I could not find this in the indexed documents."``.
     * A reply that states numbers or (more than a small share of) words the evidence does not
-      contain, only repeats the question, or runs long, is replaced by the evidence sentence(s).
+      contain, only repeats the question, runs long, or was cut at the generator's token budget
+      (``meta["finish_reason"] == "length"``), is replaced by the evidence sentence(s).
     * Otherwise the reply is the answer.
 
     The output ``answers`` holds one Haystack ``GeneratedAnswer``: ``data`` is the answer text,
@@ -125,7 +129,8 @@ class AnswerGrounder:
         selection = EvidenceSelection(
             question=question.strip(), found=bool(items), evidence=items, ranked=items, best_score=best
         )
-        return ground_reply(question.strip(), _reply_text(replies), selection, self._policy)
+        text, finish_reason = _reply_text(replies)
+        return ground_reply(question.strip(), text, selection, self._policy, finish_reason=finish_reason)
 
     @component.output_types(answers=list[GeneratedAnswer])
     def run(

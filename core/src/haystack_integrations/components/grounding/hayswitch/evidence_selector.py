@@ -28,7 +28,7 @@ __all__ = ["EvidenceSelector", "evidence_to_document"]
 def evidence_to_document(evidence: Evidence) -> Document:
     """An evidence sentence as a Haystack ``Document``: ``content`` is the sentence, ``score`` its
     score, and ``meta`` its passage's meta plus ``evidence_semantic``, ``evidence_lexical``,
-    ``evidence_passage_index``, ``evidence_position`` and ``evidence_source``."""
+    ``evidence_passage_index``, ``evidence_position``, ``evidence_source`` and ``evidence_is_list``."""
     meta = dict(evidence.meta)
     meta.update(
         {
@@ -37,6 +37,7 @@ def evidence_to_document(evidence: Evidence) -> Document:
             "evidence_passage_index": evidence.passage_index,
             "evidence_position": evidence.position,
             "evidence_source": evidence.source,
+            "evidence_is_list": evidence.is_list,
         }
     )
     return Document(content=evidence.text, score=evidence.score, meta=meta)
@@ -69,6 +70,8 @@ class EvidenceSelector(ProviderComponentBase):
     question's words it contains. The best sentence(s) become the ``evidence``; when even the best
     one scores below ``policy["min_score"]`` the documents do not hold the answer: ``found`` is
     False and no ``messages`` are emitted, so a generator connected to ``messages`` does not run.
+    Neither does it when the best evidence is a list (a sentence such as "The steps are:" with
+    the items after it): a list is shown as written rather than rephrased.
 
     Connect ``messages`` to a chat generator, and ``evidence`` (plus the generator's ``replies``)
     to :class:`AnswerGrounder`.
@@ -133,7 +136,7 @@ class EvidenceSelector(ProviderComponentBase):
             "found": selection.found,
             "best_score": selection.best_score,
         }
-        if selection.found:
+        if selection.needs_generation:
             out["messages"] = [
                 ChatMessage.from_system(m.content) if m.role == "system" else ChatMessage.from_user(m.content)
                 for m in answer_messages(question, selection.evidence, self._policy)
@@ -152,8 +155,8 @@ class EvidenceSelector(ProviderComponentBase):
         :param question: the user's question.
         :param documents: the retrieved documents.
         :returns: ``evidence`` (sentences as Documents, best first, each with its passage's meta and
-            ``evidence_source``), ``found``, ``best_score``, and -- only when found -- ``messages``,
-            the chat for the generator.
+            ``evidence_source``), ``found``, ``best_score``, and -- only when found and the best
+            evidence is a sentence rather than a list -- ``messages``, the chat for the generator.
         :raises InvalidInputError: for an empty question or non-Document inputs.
         """
         question = _question(question, "EvidenceSelector")
