@@ -526,8 +526,9 @@ def ground_reply(
     * Best evidence is a list (see :attr:`EvidenceSelection.needs_generation`): the list, as written.
     * The reply is kept (``generated``) only if it is short, every number and code-like word
       (``snake_case``, ``Ctrl+K``) in it appears in the evidence, at most ``max_unsupported`` of
-      its content words are absent from both the evidence and the question, and it carries something from the best sentence that the question does
-      not (otherwise it only restates the question).
+      its content words are absent from both the evidence and the question, and it carries
+      something from the best sentence that the question does not (otherwise it only restates
+      the question).
     * A reply cut at the token budget (``finish_reason="length"``) is unfinished, so it is not kept.
     * Anything else falls back to the evidence sentence(s) (``extracted``), with the reason.
     """

@@ -227,7 +227,9 @@ def register(app: typer.Typer) -> None:
                 fg=typer.colors.YELLOW,
                 err=True,
             )
-        if answer.evidence:
+        if answer.status == "extracted":  # the answer is the evidence itself: name where it is from
+            typer.echo("\nFrom: " + "; ".join(dict.fromkeys(item["source"] for item in answer.evidence)))
+        elif answer.evidence:
             typer.echo("\nEvidence:")
             for item in answer.evidence:
                 typer.echo(f'  "{item["text"]}" ({item["source"]})')
