@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from haystack import Document, Pipeline
 from haystack.dataclasses import ChatMessage, GeneratedAnswer
@@ -172,3 +174,21 @@ def test_list_evidence_skips_the_generator() -> None:
     answer = AnswerGrounder().run(question="What are the steps?", evidence=result["evidence"])["answers"][0]
     assert answer.data == "The steps are: 1. Write a class. 2. Add a run method. 3. Connect it."
     assert answer.meta["status"] == "extracted"
+
+
+@pytest.mark.parametrize("cls", [EvidenceSelector, AnswerGrounder])
+def test_docstring_usage_examples_run(cls: type, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    (code,) = re.findall(r"```python\n(.*?)```", cls.__doc__ or "", re.DOTALL)
+    exec(compile(textwrap.dedent(code), f"<{cls.__name__} docstring>", "exec"), {})
+    assert capsys.readouterr().out.strip()
+
+
+def test_module_docstring_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import hayswitch.answering
+
+    doc = hayswitch.answering.__doc__ or ""
+    code = doc.split("deterministic, no model)::\n", 1)[1].split("\n\nThis module")[0]
+    exec(compile(textwrap.dedent(code), "<hayswitch.answering docstring>", "exec"), {})
+    assert "ferry.md" in capsys.readouterr().out
