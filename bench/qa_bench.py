@@ -221,23 +221,24 @@ def main(argv: list[str] | None = None) -> int:
     store, passages, index_seconds = build_store(args.provider, FIXTURE / "corpus")
     print(f"indexed {passages} passages in {index_seconds:.1f}s with provider {args.provider!r}", file=sys.stderr)
     names = list(SETS) if args.set == "both" else [args.set]
-    results = [
-        run_set(n, store, args.provider, args.top_k, args.baseline, args.show, generate=not args.no_generate)
-        for n in names
-    ]
+    results: list[dict[str, Any]] = []
+    for set_name in names:  # the JSON is rewritten after each set, so a long run keeps what it measured
+        results.append(
+            run_set(set_name, store, args.provider, args.top_k, args.baseline, args.show, generate=not args.no_generate)
+        )
+        payload = {
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "provider": args.provider,
+            "top_k": args.top_k,
+            "generate": not args.no_generate,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "results": results,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
-    payload = {
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "provider": args.provider,
-        "top_k": args.top_k,
-        "generate": not args.no_generate,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "results": results,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
 
 
