@@ -62,8 +62,10 @@ def _norm(text: str) -> str:
 
 
 def contains_fact(answer: str, expected: list[str]) -> bool:
-    """Whether ``answer`` contains one of ``expected`` (case- and whitespace-insensitive)."""
-    return any(_norm(e) in _norm(answer) for e in expected)
+    """Whether ``answer`` contains one of ``expected`` as whole words (case- and
+    whitespace-insensitive): "no" does not match inside "not", "11" not inside "114"."""
+    text = _norm(answer)
+    return any(re.search(rf"(?<!\w){re.escape(_norm(e))}(?!\w)", text) for e in expected)
 
 
 def build_store(provider: str, corpus: Path) -> tuple[Any, int, float]:
