@@ -15,6 +15,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -396,3 +397,112 @@ def test_a_refused_connection_still_says_cannot_reach() -> None:
     with pytest.raises(ProviderConnectionError, match="Cannot reach"):
         provider.generate("hi")
     provider.close()
+
+
+# --------------------------------------------------------------------------- 4. through the CLI
+
+
+class _Server:
+    """An OpenAI-compatible server on loopback: valid embeddings (unless ``bad_embeddings``),
+    chat completions whose body (or stream event) is malformed JSON."""
+
+    def __init__(self, bad_embeddings: bool = False) -> None:
+        import http.server
+        import json
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))) or b"{}")
+                if self.path.endswith("/embeddings") and not bad_embeddings:
+                    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    data = [
+                        {"object": "embedding", "index": i, "embedding": [1.0, float(len(t) % 7), 0.5]}
+                        for i, t in enumerate(inputs)
+                    ]
+                    self._send(json.dumps({"object": "list", "model": "m", "data": data}).encode(), "application/json")
+                elif body.get("stream"):
+                    outer.streams += 1
+                    self._send(_chunk("Partial") + _chunk(" answer") + b"data: {broken json\n\n", "text/event-stream")
+                else:
+                    self._send(b'{"id": "x", "choices": [', "application/json")
+
+            def _send(self, payload: bytes, kind: str) -> None:
+                self.send_response(200)
+                self.send_header("content-type", kind)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.streams = 0
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr("hayswitch.retry._sleep", lambda seconds: None)
+    monkeypatch.setenv("HAYSWITCH_PROVIDER", "openai")
+    monkeypatch.setenv("HAYSWITCH_OPENAI__EMBEDDING_MODEL", "m")
+    monkeypatch.setenv("HAYSWITCH_OPENAI__CHAT_MODEL", "m")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# Setup\n\nInstall hayswitch with pip.\n", encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_ask_with_a_malformed_answer_fails_with_exit_code_4(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    from typer.testing import CliRunner
+
+    from hayswitch.cli import build_app
+
+    server = _Server()
+    monkeypatch.setenv("HAYSWITCH_OPENAI__BASE_URL", server.base_url)
+    try:
+        store = str(cli_env / "idx" / "store.json")
+        indexed = CliRunner().invoke(build_app(), ["index", str(cli_env / "docs"), "--store", store, "-q"])
+        assert indexed.exit_code == 0, indexed.output
+        result = CliRunner().invoke(
+            build_app(), ["ask", "How do I install it?", "--store", store, *(["--stream"] if stream else [])]
+        )
+    finally:
+        server.close()
+    assert result.exit_code == 4, result.output  # not 0 with an empty answer
+    assert "not valid JSON" in result.stderr
+    assert "Traceback" not in result.output
+    if stream:
+        assert server.streams == 1, "text was streamed, so the answer is not retried (it would be duplicated)"
+
+
+def test_index_with_malformed_embeddings_is_one_line_with_exit_code_4(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from hayswitch.cli import build_app
+
+    server = _Server(bad_embeddings=True)
+    monkeypatch.setenv("HAYSWITCH_OPENAI__BASE_URL", server.base_url)
+    try:
+        result = CliRunner().invoke(
+            build_app(), ["index", str(cli_env / "docs"), "--store", str(cli_env / "s.json"), "-q", "--no-cache"]
+        )
+    finally:
+        server.close()
+    assert result.exit_code == 4, result.output
+    assert "not valid JSON" in result.stderr
+    assert "Traceback" not in result.output

@@ -136,8 +136,8 @@ def check_cache_file(path: str | os.PathLike[str]) -> None:
             marker = row[0] if row else None
     except sqlite3.DatabaseError as exc:
         raise CacheError(
-            f"{target} is not a hayswitch embedding cache ({exc}); it was left untouched. Point the cache at another "
-            f"path, {_OFF_HINT}."
+            f"{target} is not a hayswitch embedding cache ({exc}); it was left untouched. Delete the file if you do "
+            f"not need it, point the cache at another path, {_OFF_HINT}."
         ) from None
     finally:
         conn.close()
