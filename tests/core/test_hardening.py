@@ -130,6 +130,7 @@ class _Interrupting:
         self.after_interrupt = 0
         self.interrupted = False
         self.release = threading.Event()
+        self.asynchronous = False
 
 
 STATE = _Interrupting()
@@ -161,8 +162,10 @@ class InterruptingProvider(Provider):
                 interrupt = STATE.started == 2
                 STATE.interrupted = interrupt
         if interrupt:
-            # The user presses Ctrl-C while the main thread waits for the batches (all queued).
-            _until_main_thread_waits_for_batches()
+            # The user presses Ctrl-C while the main thread waits for the batches (all queued;
+            # run_async creates every task before any runs).
+            if not STATE.asynchronous:
+                _until_main_thread_waits_for_batches()
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         if STATE.interrupted:
             # Stay in flight until the test has seen the interrupt (bounded, so that a broken
@@ -191,6 +194,27 @@ def test_ctrl_c_cancels_queued_batches(default_sigint: None) -> None:
     # up one more batch before the main thread cancelled the queue, and nothing after that.
     assert STATE.after_interrupt <= 2, f"{STATE.after_interrupt} batches were sent after Ctrl-C"
     assert STATE.started <= 4
+    embedder.close()
+
+
+def test_ctrl_c_cancels_queued_batches_in_run_async(default_sigint: None) -> None:
+    import asyncio
+
+    from haystack import Document
+
+    from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
+
+    global STATE
+    STATE = _Interrupting()
+    STATE.asynchronous = True
+    hayswitch.get_registry().register(InterruptingProvider)
+    embedder = ProviderDocumentEmbedder(provider="interrupting", batch_size=1, max_concurrency=3, progress_bar=False)
+    documents = [Document(content=f"passage {i}") for i in range(12)]
+    with pytest.raises(KeyboardInterrupt):
+        # (asyncio.run's executor shutdown waits for the in-flight batches' bounded wait)
+        asyncio.run(embedder.run_async(documents))
+    STATE.release.set()
+    assert STATE.after_interrupt <= 2, f"{STATE.after_interrupt} batches were sent after Ctrl-C"
     embedder.close()
 
 
