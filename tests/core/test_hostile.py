@@ -174,7 +174,14 @@ case(
     "either --provider or --profile",
     setup=_doc,
 )
-case("cli-index-batch-size-zero", cli("index", "{tmp}/docs", "--batch-size", "0"), USAGE, "--batch-size", setup=_doc)
+case(
+    "cli-index-batch-size-zero",
+    cli("index", "{tmp}/docs", "--batch-size", "0"),
+    USAGE,
+    "--batch-size",
+    "--help",
+    setup=_doc,
+)
 case(
     "cli-index-corrupt-store",
     cli("index", "{tmp}/docs", "-p", "fake", "-q", "--store", "{tmp}/idx/store.json"),
@@ -199,10 +206,10 @@ case(
 case("cli-ask-empty-question", cli("ask", "   "), EXIT_INPUT, "Example: hayswitch ask")
 case("cli-ask-no-index", cli("ask", "what?", "-p", "fake", "--store", "{tmp}/none.json"), EXIT_INPUT, "Build one first")
 case("cli-ask-stream-and-json", cli("ask", "what?", "--stream", "--json"), EXIT_INPUT, "cannot be combined")
-case("cli-ask-top-k-zero", cli("ask", "what?", "--top-k", "0"), USAGE, "--top-k")
+case("cli-ask-top-k-zero", cli("ask", "what?", "--top-k", "0"), USAGE, "--top-k", "--help")
 case("cli-ask-provider-and-profile", cli("ask", "what?", "-p", "fake", "--profile", "p"), EXIT_INPUT, "either")
 case("cli-unknown-command", cli("indx"), USAGE, "No such command", "--help")
-case("cli-unknown-option", cli("index", "--frobnicate"), USAGE, "No such option")
+case("cli-unknown-option", cli("index", "--frobnicate"), USAGE, "No such option", "--help")
 case("cli-cache-stats-missing", cli("cache", "stats", "--path", "{tmp}/none.sqlite"), EXIT_INPUT, "hayswitch index")
 case(
     "cli-cache-clear-missing",
@@ -690,6 +697,7 @@ case(
     "cache-python-parent-is-a-file",
     py(_cache_at("blocker/cache.sqlite")),
     EXIT_CONFIG,
+    "is a file, not a folder",
     "--no-cache",
     setup=lambda c: c.file("blocker", "x"),
 )
@@ -719,7 +727,7 @@ def _schema_mismatch(ctx: Ctx) -> Any:
     EmbeddingCache(path).close()
 
 
-case("cache-schema-mismatch", py(_schema_mismatch), EXIT_CONFIG, "hayswitch cache clear")
+case("cache-schema-mismatch", py(_schema_mismatch), EXIT_CONFIG, "Delete the file")
 case(
     "cache-bad-dtype",
     py(lambda c: __import__("hayswitch.cache").cache.EmbeddingCache(c.tmp / "c", dtype="int8")),
@@ -744,6 +752,8 @@ def test_hostile_input(hostile: Case, tmp_path: Path, monkeypatch: pytest.Monkey
     if hostile.setup is not None:
         hostile.setup(ctx)
     outcome = hostile.run(ctx)
+    if os.environ.get("HS_DUMP_HOSTILE"):
+        print(f"\n[{hostile.id}] {outcome.code}: {outcome.message.strip()}")
     assert outcome.code == hostile.code, f"exit code {outcome.code}, expected {hostile.code}: {outcome.message}"
     assert "Traceback" not in outcome.message
     for words in hostile.advice:

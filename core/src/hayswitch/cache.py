@@ -410,6 +410,12 @@ class EmbeddingCache:
         conn: sqlite3.Connection | None = None
         # Before anything is written: a foreign database or an empty file is refused untouched.
         check_cache_file(self.path)
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise CacheError(
+                f"Cannot create the embedding cache {self.path}: {blocker} is a file, not a folder. Point the cache "
+                f"at another path, {_OFF_HINT}."
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
@@ -429,7 +435,8 @@ class EmbeddingCache:
                 elif row[0] != str(SCHEMA_VERSION):
                     raise CacheError(
                         f"{self.path} was written by a different cache schema (version {row[0]}, this is "
-                        f"{SCHEMA_VERSION}). Delete the file or run 'hayswitch cache clear'."
+                        f"{SCHEMA_VERSION}). Delete the file (it only holds vectors that can be recomputed), "
+                        f"point the cache at another path, {_OFF_HINT}."
                     )
                 else:
                     # A real write, so a read-only file fails here, at open, and not after the
