@@ -225,10 +225,10 @@ def check_store_location(path: os.PathLike[str] | str) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise InvalidInputError(
-            f"The index {target} cannot be created: {probe} is a file, not a folder. Choose another --store path."
+            f"Cannot write the index {target}: {probe} is a file, not a folder. Choose another --store path."
         )
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InvalidInputError(
-            f"The index folder {probe} is not writable, so the index {target} cannot be saved. Choose another "
-            "--store path or fix the folder's permissions."
+            f"Cannot write the index {target}: the folder {probe} is not writable. Choose another --store path or "
+            "fix the folder's permissions."
         )
