@@ -10,6 +10,7 @@ expecting one could otherwise pass against the real internet).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -37,7 +38,11 @@ def _isolated_hayswitch_env(
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     reset_registry()
+    # 'hayswitch ask' quiets the components' logger for the command line; keep that per test.
+    component_logger = logging.getLogger("haystack_integrations.hayswitch")
+    level = component_logger.level
     yield
+    component_logger.setLevel(level)
     reset_registry()
 
 
