@@ -53,6 +53,7 @@ def resolve_provider(
         raise ProviderNotFoundError(
             DEFAULT_PROVIDER,
             exc.available,
+            note=exc.note,
             message=(
                 "No provider is configured and the default provider 'local' is not installed. "
                 "Install it (pip install hayswitch-local), or choose one of the installed providers "

@@ -60,7 +60,10 @@ __all__ = [
     "CacheNamespace",
     "CacheStats",
     "EmbeddingCache",
+    "APPLICATION_ID",
     "aembed_text_with_cache",
+    "check_cache_file",
+    "read_cache_file",
     "aembed_with_cache",
     "embed_text_with_cache",
     "embed_with_cache",
@@ -83,6 +86,107 @@ read whatever ``dtype`` the cache writes (a row's size says which it is)."""
 class CacheError(ConfigurationError):
     """The cache file is unusable or holds vectors inconsistent with a request (the message says
     how to fix it, usually by clearing the cache). Never retried, never a per-document failure."""
+
+
+APPLICATION_ID = 0x48535743
+"""``PRAGMA application_id`` of a hayswitch cache (ASCII ``HSWC``): marks the file as ours."""
+
+_OFF_HINT = "or switch the cache off (cache=None in Python, --no-cache on the command line)"
+
+
+def _readonly_uri(path: Path) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def check_cache_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, without writing anything, a file that is not a hayswitch embedding cache.
+
+    A missing file is fine (it will be created). The check opens the file read-only
+    (``mode=ro``): a foreign SQLite database is never switched to WAL, given tables or cleared.
+
+    :raises CacheError: for an empty (0-byte) file, a file that is not an SQLite database, or a
+        database written by another application; the message says what to do.
+    """
+    target = Path(path).expanduser()
+    if not target.exists():
+        return
+    if not target.is_file():
+        raise CacheError(
+            f"The embedding cache path {target} is not a file. Point the cache at a file path, {_OFF_HINT}."
+        )
+    if target.stat().st_size == 0:
+        raise CacheError(
+            f"{target} is an empty file, not a hayswitch embedding cache; it was left untouched. Delete it (hayswitch "
+            f"creates the cache itself), point the cache at another path, {_OFF_HINT}."
+        )
+    try:
+        conn = sqlite3.connect(_readonly_uri(target), uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise CacheError(
+            f"Cannot read the embedding cache {target}: {exc}. Check its permissions, {_OFF_HINT}."
+        ) from None
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        marker = None
+        if "cache_info" in tables:
+            row = conn.execute("SELECT value FROM cache_info WHERE key = 'schema'").fetchone()
+            marker = row[0] if row else None
+    except sqlite3.DatabaseError as exc:
+        raise CacheError(
+            f"{target} is not a hayswitch embedding cache ({exc}); it was left untouched. Delete the file if you do "
+            f"not need it, point the cache at another path, {_OFF_HINT}."
+        ) from None
+    finally:
+        conn.close()
+    ours = app_id == APPLICATION_ID or (app_id == 0 and marker is not None and {"namespaces", "vectors"} <= tables)
+    if not ours:
+        owner = f"application id {app_id:#x}" if app_id else "no hayswitch marker"
+        listed = ", ".join(sorted(tables)[:8]) or "none"
+        raise CacheError(
+            f"{target} is an SQLite database of another application ({owner}; tables: {listed}), not a hayswitch "
+            f"embedding cache; it was left untouched. Point the cache at another path, {_OFF_HINT}."
+        )
+
+
+def read_cache_file(path: str | os.PathLike[str]) -> tuple[CacheStats, list[dict[str, Any]]]:
+    """What a cache file holds, read strictly read-only (``hayswitch cache stats``).
+
+    :raises CacheError: for a missing, empty or foreign file.
+    """
+    target = Path(path).expanduser()
+    if not target.is_file():
+        raise CacheError(f"No embedding cache at {target} (it is created by 'hayswitch index' or cache=...).")
+    check_cache_file(target)
+    conn = sqlite3.connect(_readonly_uri(target), uri=True, timeout=5.0)
+    try:
+        entries = int(conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        rows = conn.execute(
+            "SELECT n.provider, n.model, n.input_type, n.settings, n.dimension, COUNT(v.hash) "
+            "FROM namespaces n LEFT JOIN vectors v ON v.ns = n.id GROUP BY n.id ORDER BY n.id"
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise CacheError(f"Reading the embedding cache {target} failed: {exc}") from None
+    finally:
+        conn.close()
+    spaces = [
+        {"provider": p, "model": m, "input_type": i, "settings": json.loads(st), "dimension": d, "entries": int(n)}
+        for p, m, i, st, d, n in rows
+    ]
+    size = sum(os.stat(f"{target}{sfx}").st_size for sfx in ("", "-wal") if os.path.exists(f"{target}{sfx}"))
+    stats = CacheStats(
+        path=str(target),
+        hits=0,
+        misses=0,
+        writes=0,
+        rejected=0,
+        entries=entries,
+        namespaces=len(spaces),
+        size_bytes=size,
+    )
+    return stats, spaces
 
 
 def text_hash(text: str) -> bytes:
@@ -304,6 +408,14 @@ class EmbeddingCache:
         self._conn = None
         self._namespaces.clear()
         conn: sqlite3.Connection | None = None
+        # Before anything is written: a foreign database or an empty file is refused untouched.
+        check_cache_file(self.path)
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise CacheError(
+                f"Cannot create the embedding cache {self.path}: {blocker} is a file, not a folder. Point the cache "
+                f"at another path, {_OFF_HINT}."
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
@@ -323,16 +435,28 @@ class EmbeddingCache:
                 elif row[0] != str(SCHEMA_VERSION):
                     raise CacheError(
                         f"{self.path} was written by a different cache schema (version {row[0]}, this is "
-                        f"{SCHEMA_VERSION}). Delete the file or run 'hayswitch cache clear'."
+                        f"{SCHEMA_VERSION}). Delete the file (it only holds vectors that can be recomputed), "
+                        f"point the cache at another path, {_OFF_HINT}."
                     )
+                else:
+                    # A real write, so a read-only file fails here, at open, and not after the
+                    # embeddings were computed (a no-op CREATE IF NOT EXISTS succeeds read-only).
+                    conn.execute("UPDATE cache_info SET value = value WHERE key = 'schema'")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except (sqlite3.DatabaseError, OSError, CacheError) as exc:
             if conn is not None:
                 conn.close()
             if isinstance(exc, CacheError):
                 raise
+            text = str(exc)
+            if "readonly" in text.replace(" ", "").replace("-", "") or isinstance(exc, PermissionError):
+                raise CacheError(
+                    f"The embedding cache {self.path} is read-only ({text}). Make the file and its folder writable, "
+                    f"point the cache at a writable path, {_OFF_HINT}. Nothing was embedded yet."
+                ) from None
             raise CacheError(
-                f"Cannot open the embedding cache {self.path}: {exc}. Delete the file if it is not a hayswitch cache."
-            ) from exc
+                f"Cannot open the embedding cache {self.path}: {text}. Fix or delete it, {_OFF_HINT}."
+            ) from None
         self._conn = conn
         self._pid = os.getpid()
         return conn

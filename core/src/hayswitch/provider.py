@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import types
+import typing
 from abc import ABC
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from hayswitch.errors import InvalidInputError, InvalidInputTypeError, ResponseError, UnsupportedOperation
 from hayswitch.retry import RetryPolicy
@@ -61,6 +63,33 @@ class ProviderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bools_as_numbers_no_infinities(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse what pydantic's lax mode would quietly convert: ``true`` as the number 1 (an
+        environment variable ``HAYSWITCH_X__DIMENSION=true`` is a mistake, not a dimension), and
+        infinite or NaN numbers (``timeout=Infinity`` would wait forever; NaN passes no bound
+        check in a meaningful way)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        kinds = _scalar_types(field.annotation)
+        if isinstance(value, bool):
+            if kinds and bool not in kinds and kinds & {int, float}:
+                raise ValueError(
+                    f"expected a number, got the boolean {str(value).lower()} (write the number itself, e.g. 1)"
+                )
+            return value
+        if float in kinds:
+            number: float | None = None
+            if isinstance(value, float):
+                number = value
+            elif isinstance(value, str) and value.strip().lower().lstrip("+-") in _NON_FINITE_WORDS:
+                number = float("nan")
+            if number is not None and not math.isfinite(number):
+                raise ValueError(f"must be a finite number, got {value!r} (Infinity and NaN are not accepted)")
+        return value
+
     def to_public_dict(self) -> dict[str, Any]:
         """JSON-ready settings with secrets as env-var references only (safe to write to disk).
 
@@ -81,6 +110,27 @@ class ProviderSettings(BaseModel):
         # pydantic's repr would call Secret.__repr__, which already hides tokens; keep it explicit.
         for key, value in super().__repr_args__():
             yield key, ("***" if isinstance(value, Secret) and value.is_token else value)
+
+
+_NON_FINITE_WORDS = {"inf", "infinity", "nan"}
+
+
+def _scalar_types(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits at its top level (``int | None`` -> {int, NoneType};
+    ``Annotated[float, ...]`` -> {float}); empty for anything else (containers, models, Any)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar_types(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        out: set[Any] = set()
+        for arg in typing.get_args(annotation):
+            out |= _scalar_types(arg)
+        return out
+    if origin is typing.Literal:
+        return {type(a) for a in typing.get_args(annotation)}
+    if annotation in (bool, int, float, str, type(None)):
+        return {annotation}
+    return set()
 
 
 def _holds_token_secret(value: Any) -> bool:
@@ -175,7 +225,10 @@ class Provider(ABC):
         try:
             return cls.settings_model.model_validate(dict(settings or {}))
         except ValidationError as exc:
-            raise SettingsError(f"Invalid settings for provider {cls.name!r}.", format_validation_error(exc)) from None
+            problems = format_validation_error(exc)
+        # Raised outside the except block: the ValidationError (whose errors keep every input
+        # value, a refused plain-string key included) must not survive as __context__.
+        raise SettingsError(f"Invalid settings for provider {cls.name!r}.", problems)
 
     @classmethod
     def validate_options(cls, options: GenerationOptions | Mapping[str, Any] | None) -> GenerationOptions:

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors
+from hayswitch.cli._common import EXIT_INPUT, check_store_location, fail, friendly_errors
 
 __all__ = ["IndexReport", "index_paths", "register"]
 
@@ -106,6 +106,7 @@ def index_paths(
     from hayswitch.errors import InvalidInputError
 
     started = time.perf_counter()
+    check_store_location(store_path)  # an unusable index folder is not reported as a cache problem
     report = IndexReport(store=store_path)
 
     def warn(message: str) -> None:

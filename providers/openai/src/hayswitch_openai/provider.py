@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -28,7 +29,15 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hayswitch.errors import ContentFilteredError, InvalidInputError, NotFoundError, ProviderError, ResponseError
+from hayswitch.errors import (
+    ConfigurationError,
+    ContentFilteredError,
+    InvalidInputError,
+    NotFoundError,
+    ProviderError,
+    ResponseError,
+    with_sanitised_cause,
+)
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import MissingSecretError, Secret, SecretField
@@ -94,6 +103,16 @@ def _finish(raw: str | None) -> FinishReason:
 # --------------------------------------------------------------------------- settings and options
 
 
+_CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "passwd", "cookie", "credential", "signature")
+
+
+def _is_credential_header(name: str) -> bool:
+    """Whether a header name says that its value is a credential (``api-key``, ``Authorization``,
+    ``X-Gateway-Token``, ``Ocp-Apim-Subscription-Key``, ``Cookie``, ...)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
+
+
 class OpenAISettings(ProviderSettings):
     """Settings of the ``openai`` provider.
 
@@ -126,8 +145,14 @@ class OpenAISettings(ProviderSettings):
         description="Requested embedding size (sent as 'dimensions'; only for models that support it).",
     )
     timeout: float = Field(default=60.0, gt=0, le=3600, description="Seconds per HTTP request.")
-    extra_headers: dict[str, str] = Field(
-        default_factory=dict, description="Headers sent with every request (e.g. routing headers of a gateway)."
+    extra_headers: dict[str, SecretField | str] = Field(
+        default_factory=dict,
+        description=(
+            "Headers sent with every request (gateway routing, tenant ids, Azure-style 'api-key'). A value may be a "
+            "secret reference ('env:NAME', Secret.from_env_var/from_token), resolved when the provider is created "
+            "and serialised as the reference; a header whose name says it carries a credential (key, token, "
+            "secret, auth, password, cookie, ...) must be one."
+        ),
     )
     batch_size: int = Field(
         default=MAX_BATCH_SIZE,
@@ -178,13 +203,40 @@ class OpenAISettings(ProviderSettings):
             raise ValueError("must not contain credentials; use the 'api_key' setting")
         return value.rstrip("/")
 
-    @field_validator("extra_headers")
+    @field_validator("extra_headers", mode="before")
     @classmethod
-    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not key or any(c in key for c in " :\r\n"):
+    def _check_headers(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value  # pydantic reports the type
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or any(c in key for c in " :\r\n"):
                 raise ValueError(f"invalid header name {key!r}")
-        return value
+            if isinstance(item, str) and not item.startswith("env:"):
+                if _is_credential_header(key):
+                    # The value is not echoed: it is a credential.
+                    raise ValueError(
+                        f"header {key!r} carries a credential, so its value cannot be a plain string (it would be "
+                        "written to pipeline YAML and config dumps). Use 'env:VARIABLE_NAME', or "
+                        "Secret.from_token(...) in Python code."
+                    )
+                if any(c in item for c in "\r\n"):
+                    raise ValueError(f"the value of header {key!r} contains a line break")
+                out[key] = item
+            else:
+                try:
+                    out[key] = Secret.coerce(item)
+                except ConfigurationError as exc:
+                    raise ValueError(f"header {key!r}: {exc}") from None
+        return out
+
+    def __repr_args__(self) -> Any:
+        # Header values are shown as '***' (a routing header may still be sensitive); names stay.
+        for key, value in super().__repr_args__():
+            if key == "extra_headers" and isinstance(value, Mapping):
+                yield key, dict.fromkeys(value, "***")
+            else:
+                yield key, value
 
 
 class JsonSchemaSpec(BaseModel):
@@ -342,14 +394,19 @@ class OpenAIProvider(Provider):
 
         s = self.settings
         key = s.api_key.resolve_value() if s.api_key is not None else None
-        self._secrets: list[str | None] = [key, *s.extra_headers.values()]
+        headers: dict[str, str] = {}
+        for name, value in s.extra_headers.items():
+            resolved = value.resolve_value() if isinstance(value, Secret) else value
+            if resolved is not None:
+                headers[name] = resolved
+        self._secrets: list[str | None] = [key, *headers.values()]
         common: dict[str, Any] = {
             "api_key": key or NO_KEY_PLACEHOLDER,
             "organization": s.organization,
             "project": s.project,
             "timeout": s.timeout,
             "max_retries": 0,
-            "default_headers": dict(s.extra_headers) or None,
+            "default_headers": headers or None,
         }
         if s.base_url is not None:
             common["base_url"] = s.base_url
@@ -384,26 +441,35 @@ class OpenAIProvider(Provider):
         return self.settings.long_text
 
     # ------------------------------------------------------------------ plumbing
-    def _translate(self, exc: BaseException, model: str | None) -> ProviderError:
-        return translate_error(exc, base_url=self._base_url, model=model, secrets=self._secrets)
+    def _translate(self, exc: BaseException, model: str | None, *, streaming: bool = False) -> ProviderError:
+        """The hayswitch error for ``exc``, chained to a redacted stand-in (never to ``exc``
+        itself, whose text and response body may echo a credential). Raise it outside the
+        ``except`` block, so ``exc`` does not survive as ``__context__`` either."""
+        error = translate_error(exc, base_url=self._base_url, model=model, secrets=self._secrets, streaming=streaming)
+        with_sanitised_cause(error, exc, lambda text: redact(text, self._secrets))
+        return error
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         import openai
 
-        return (openai.OpenAIError, *transport_errors())
+        # A malformed JSON body in an HTTP 200 (or in a stream event) escapes the SDK as a raw
+        # json.JSONDecodeError; it becomes a retryable ResponseError.
+        return (openai.OpenAIError, *transport_errors(), json.JSONDecodeError)
 
     def _call(self, fn: Callable[[], T], model: str | None) -> T:
         try:
             return fn()
         except self._errors() as exc:
-            raise self._translate(exc, model) from exc
+            error = self._translate(exc, model)
+        raise error
 
     async def _acall(self, fn: Callable[[], Awaitable[T]], model: str | None) -> T:
         self._async_used = True
         try:
             return await fn()
         except self._errors() as exc:
-            raise self._translate(exc, model) from exc
+            error = self._translate(exc, model)
+        raise error
 
     def _missing_model(self, model: str, served: frozenset[str]) -> NotFoundError:
         setting = "embedding_model" if model == self.settings.embedding_model else "chat_model"
@@ -692,12 +758,15 @@ class OpenAIProvider(Provider):
         try:
             iterator = iter(stream)
             while True:
+                error: ProviderError | None = None
                 try:
                     chunk = next(iterator)
                 except StopIteration:
                     break
                 except self._errors() as exc:
-                    raise self._translate(exc, model) from exc
+                    error = self._translate(exc, model, streaming=True)
+                if error is not None:
+                    raise error
                 ready = state.feed(chunk)
                 if ready is not None:
                     yield ready
@@ -715,12 +784,15 @@ class OpenAIProvider(Provider):
         try:
             iterator = aiter(stream)
             while True:
+                error: ProviderError | None = None
                 try:
                     chunk = await anext(iterator)
                 except StopAsyncIteration:
                     break
                 except self._errors() as exc:
-                    raise self._translate(exc, model) from exc
+                    error = self._translate(exc, model, streaming=True)
+                if error is not None:
+                    raise error
                 ready = state.feed(chunk)
                 if ready is not None:
                     yield ready

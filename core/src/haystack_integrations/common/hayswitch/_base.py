@@ -77,21 +77,27 @@ def serialise_settings(settings: Mapping[str, Any], owner: str) -> dict[str, Any
 
     :raises ConfigurationError: if a secret is a literal token (it would be written to disk).
     """
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if _is_secret_like(value):
-            try:
-                out[key] = Secret.coerce(value).to_dict()
-            except ConfigurationError as exc:
-                raise SecretSerialisationError(
-                    f"{owner}: cannot serialise setting {key!r}: {exc} The component cannot be saved while a "
-                    "setting holds a literal token."
-                ) from None
-        elif isinstance(value, BaseModel):
-            out[key] = value.model_dump(mode="json")
-        else:
-            out[key] = value
-    return out
+    return {key: _serialise_value(value, owner, str(key)) for key, value in settings.items()}
+
+
+def _serialise_value(value: Any, owner: str, where: str) -> Any:
+    # Secrets nested in mappings and lists (e.g. the openai provider's extra_headers values) get
+    # the same treatment as top-level secret settings.
+    if _is_secret_like(value):
+        try:
+            return Secret.coerce(value).to_dict()
+        except ConfigurationError as exc:
+            raise SecretSerialisationError(
+                f"{owner}: cannot serialise setting {where!r}: {exc} The component cannot be saved while a "
+                "setting holds a literal token."
+            ) from None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {k: _serialise_value(v, owner, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_serialise_value(v, owner, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 class ProviderComponentBase:
@@ -169,6 +175,7 @@ class ProviderComponentBase:
             raise ProviderNotFoundError(
                 DEFAULT_PROVIDER,
                 exc.available,
+                note=exc.note,
                 message=(
                     f"{owner} has provider=None, no provider is configured, and the default provider "
                     f"{DEFAULT_PROVIDER!r} is not installed. Configure one: pass provider='<name>', export "

@@ -503,7 +503,8 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
 
     def _run_threads(self, plan: _Plan, provider: Provider, bar: tqdm) -> int:
         cancelled = 0
-        with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="hayswitch-embed") as pool:
+        pool = ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="hayswitch-embed")
+        try:
             # Each batch runs in a copy of this context, so the run's request counter sees it.
             futures: dict[Future[EmbeddingResult], int] = {
                 pool.submit(contextvars.copy_context().run, self._embed_texts, provider, plan.batch_texts(b)): b
@@ -516,14 +517,19 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                     batch = futures[future]
                     exc = future.exception()
                     if exc is not None and not isinstance(exc, _BATCH_ERRORS):
-                        for other in pending:
-                            other.cancel()
                         raise exc
                     self._record(plan, batch, exc if exc is not None else future.result())
                     bar.update(len(plan.batches[batch]))
                 if plan.errors and self.raise_on_failure and pending:
                     cancelled = sum(1 for f in pending if f.cancel())
                     pending = {f for f in pending if not f.cancelled()}
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt lands in this thread) or an error that ends the run: queued
+            # batches are cancelled and not waited for; at most the batches already in flight (one
+            # per worker) complete in the background, their results discarded.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return cancelled
 
     @component.output_types(documents=list[Document], failed_documents=list[Document], meta=dict[str, Any])
