@@ -9,7 +9,9 @@ backend is whichever provider is configured, so switching is a change of configu
         python examples/pipelines/rag.py                                  # any OpenAI-compatible server
     HAYSWITCH_PROFILE=gradient python examples/pipelines/rag.py           # a profile in hayswitch.toml
 
-Options: ``--notes DIR`` (default: examples/notes), ``--question TEXT``, ``--max-tokens N``, ``--json``.
+Options: ``--notes DIR`` (default: examples/notes), ``--question TEXT``, ``--max-tokens N``, ``--json``,
+``--grounded`` (answer with ``grounded_query.yaml`` instead: evidence sentences, a short answer checked
+against them, or "I could not find this in the indexed documents."; see docs/grounded-answers.md).
 """
 
 from __future__ import annotations
@@ -102,21 +104,57 @@ def ask(question: str = QUESTION, *, max_tokens: int | None = None) -> Answer:
     )
 
 
+def ask_grounded(question: str = QUESTION, *, max_tokens: int | None = None) -> Answer:
+    """Run ``grounded_query.yaml`` on the indexed notes: the answer rests on evidence sentences
+    (``meta["evidence"]``, each with its source) or is "I could not find this in the indexed
+    documents."; ``meta["status"]`` is ``generated``, ``extracted`` or ``not_found``.
+
+    :param max_tokens: override the YAML's ``generation_kwargs.max_tokens`` for this run.
+    """
+    query = load_pipeline("grounded_query")
+    data: dict[str, dict[str, Any]] = {
+        "text_embedder": {"text": question},
+        "evidence": {"question": question},
+        "grounder": {"question": question},
+    }
+    if max_tokens is not None:
+        data["generator"] = {"generation_kwargs": {"max_tokens": max_tokens}}
+    try:
+        result = query.run(data, include_outputs_from={"retriever", "generator"})
+    finally:
+        query.close()
+    answer = result["grounder"]["answers"][0]
+    replies = (result.get("generator") or {}).get("replies") or []
+    sources = [
+        {"file": Path(str(doc.meta.get("file_path", "?"))).name, "score": doc.score, "passage": doc.content}
+        for doc in result["retriever"]["documents"]
+    ]
+    meta: dict[str, Any] = dict(replies[0].meta) if replies else {}
+    meta.update(
+        status=answer.meta["status"],
+        evidence=[{"text": d.content, "source": d.meta.get("evidence_source")} for d in answer.documents],
+    )
+    return Answer(question=question, answer=answer.data, sources=sources, meta=meta)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--notes", type=Path, default=NOTES, help="folder of .md/.txt notes (default: %(default)s)")
     parser.add_argument("--question", default=QUESTION)
     parser.add_argument("--max-tokens", type=int, default=None, help="override the YAML's max_tokens")
     parser.add_argument("--json", action="store_true", help="print the answer and its sources as JSON")
+    parser.add_argument("--grounded", action="store_true", help="use grounded_query.yaml (evidence, checked answer)")
     args = parser.parse_args(argv)
 
     written = index_notes(args.notes)
-    answer = ask(args.question, max_tokens=args.max_tokens)
+    answer = (ask_grounded if args.grounded else ask)(args.question, max_tokens=args.max_tokens)
     if args.json:
         print(json.dumps({"passages": written, **asdict(answer)}, indent=2, default=str))
         return 0
     print(f"Indexed {written} passages from {args.notes}.\n")
     print(f"Q: {answer.question}\nA: {answer.answer}\n")
+    for item in answer.meta.get("evidence", []):
+        print(f'Evidence: "{item["text"]}" ({item["source"]})')
     print(f"(provider: {answer.meta.get('provider')}, model: {answer.meta.get('model')})")
     print("Sources:")
     for source in answer.sources:

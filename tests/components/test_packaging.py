@@ -14,11 +14,13 @@ NAMESPACES = [
     "haystack_integrations.components",
     "haystack_integrations.components.embedders",
     "haystack_integrations.components.generators",
+    "haystack_integrations.components.grounding",
     "haystack_integrations.common",
 ]
 PACKAGES = [
     "haystack_integrations.components.embedders.hayswitch",
     "haystack_integrations.components.generators.hayswitch",
+    "haystack_integrations.components.grounding.hayswitch",
     "haystack_integrations.common.hayswitch",
 ]
 

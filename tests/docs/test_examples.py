@@ -32,6 +32,7 @@ CASSETTES = Path(__file__).resolve().parent / "cassettes"
 MODEL_COMPONENTS = {
     "indexing": ["embedder"],
     "query": ["text_embedder", "generator"],
+    "grounded_query": ["text_embedder", "evidence", "generator"],
 }
 
 
@@ -122,6 +123,24 @@ def test_rag_switches_provider_by_configuration_only(rag: ModuleType, monkeypatc
     assert on_wordbag.sources[0]["file"] == "custom-components.md"
 
 
+def test_grounded_rag_on_fake(rag: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """grounded_query.yaml: the answer is an evidence sentence with its source, or "not found"."""
+    monkeypatch.setenv("HAYSWITCH_PROVIDER", "fake")
+    rag.index_notes(NOTES)
+    answer = rag.ask_grounded("What are the steps for creating a custom component?")
+    # The fake provider echoes its prompt: the drift check replaces that by the evidence.
+    assert answer.meta["status"] == "extracted"
+    assert not answer.answer.startswith("Echo:")
+    assert answer.meta["evidence"]
+    assert answer.meta["evidence"][0]["text"] in answer.answer
+    assert answer.meta["evidence"][0]["source"].startswith("custom-components.md")
+    assert answer.sources[0]["file"] == "custom-components.md"
+    missing = rag.ask_grounded("Who painted the Mona Lisa?")
+    assert missing.answer == "I could not find this in the indexed documents."
+    assert missing.meta["status"] == "not_found"
+    assert missing.meta["evidence"] == []
+
+
 def test_rag_refuses_an_empty_notes_folder(rag: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAYSWITCH_PROVIDER", "fake")
     with pytest.raises(SystemExit, match=r"holds no \.md or \.txt files"):
@@ -140,6 +159,18 @@ def test_rag_on_local(rag: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     assert answer.meta["provider"] == "local"
     assert answer.sources[0]["file"] == "custom-components.md"
     assert answer.answer.strip()
+
+
+@pytest.mark.slow
+@needs_local
+def test_grounded_rag_on_local(rag: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAYSWITCH_PROVIDER", "local")
+    rag.index_notes(NOTES)
+    answer = rag.ask_grounded()
+    assert answer.meta["status"] in {"generated", "extracted"}
+    assert answer.meta["evidence"][0]["source"].startswith("custom-components.md")
+    assert "@component" in answer.answer or "decorat" in answer.answer or "run" in answer.answer
+    assert rag.ask_grounded("Who painted the Mona Lisa?").meta["status"] == "not_found"
 
 
 OPENAI_RECORD_PORT = 18452  # fixed while recording: the base URL is part of each recorded request

@@ -2,7 +2,8 @@
 
 Real models are loaded once per test session: the local provider keeps them in a process-wide
 cache, and the session-scoped ``local_provider`` fixture warms it up. Every test here runs with
-outbound network blocked (``no_network`` is autouse): anything but a loopback connection fails.
+outbound network blocked (the suite-wide guard of tests/conftest.py): anything but a loopback
+connection fails the test.
 """
 
 from __future__ import annotations
@@ -38,21 +39,10 @@ def _guard(original: Any) -> Any:
     return connect
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Block every non-loopback socket connection (and DNS look-ups) for the test."""
-    monkeypatch.setattr(socket.socket, "connect", _guard(socket.socket.connect))
-    monkeypatch.setattr(socket.socket, "connect_ex", _guard(socket.socket.connect_ex))
-
-    def no_dns(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host in _LOOPBACK or host is None:
-            return _getaddrinfo(host, *args, **kwargs)
-        raise NetworkBlockedError(f"DNS look-up blocked in tests: {host!r}")
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
-
-
-_getaddrinfo = socket.getaddrinfo
+@pytest.fixture
+def no_network(_network_guard: None) -> None:
+    """Every test runs with the network blocked (the suite-wide guard of tests/conftest.py, which
+    also fails a test that tries); this name makes it explicit where it matters."""
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,11 @@ def test_index_then_ask_with_sources(corpus: Path, tmp_path: Path, embedded_text
 
     answer = hs("ask", "How do I create a custom provider?", "--store", store, "--provider", "fake")
     assert answer.exit_code == 0, answer.output
-    assert answer.stdout.startswith("Echo:")
+    # The fake "model" echoes its prompt, which the grounding check rejects: the evidence sentence
+    # is the answer, and it is cited with its source.
+    assert answer.stdout.startswith("To create a custom provider, subclass Provider")
+    from_line = answer.stdout.split("\nFrom: ")[1].splitlines()[0]
+    assert from_line.endswith("guides/providers.md, passage 1")
     assert "Sources:" in answer.stdout
     assert "providers.md, passage 1" in answer.stdout.split("Sources:")[1].splitlines()[1]
 
@@ -292,7 +296,10 @@ def test_ask_json_output(corpus: Path, tmp_path: Path) -> None:
     result = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake", "--json", "-k", "2")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["answer"].startswith("Echo:")
+    assert payload["answer"] == "Install hayswitch with make install."
+    assert payload["status"] == "extracted"  # the fake provider's echo fails the grounding check
+    assert payload["evidence"][0]["text"] == "Install hayswitch with make install."
+    assert payload["evidence"][0]["file"].endswith("install.txt")
     assert payload["provider"] == "fake"
     assert payload["model"] == "fake-chat"
     assert len(payload["sources"]) == 2
@@ -308,6 +315,22 @@ def test_ask_stream_prints_the_answer(corpus: Path, tmp_path: Path) -> None:
     plain = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake")
     assert streamed.exit_code == 0, streamed.output
     assert streamed.stdout == plain.stdout
+
+
+def test_ask_says_so_when_the_documents_do_not_hold_the_answer(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.json"
+    assert index(corpus, store).exit_code == 0
+    result = hs("ask", "Who painted the Mona Lisa?", "--store", store, "--provider", "fake", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["answer"] == "I could not find this in the indexed documents."
+    assert payload["status"] == "not_found"
+    assert payload["evidence"] == []
+    assert payload["usage"] == {}  # nothing was generated
+    assert len(payload["sources"]) == 3  # what was searched is still listed
+    plain = hs("ask", "Who painted the Mona Lisa?", "--store", store, "--provider", "fake")
+    assert plain.stdout.startswith("I could not find this in the indexed documents.\n")
+    assert "Evidence:" not in plain.stdout
 
 
 def test_provider_chosen_through_the_environment(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

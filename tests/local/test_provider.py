@@ -227,12 +227,14 @@ def test_models_load_once_per_process(local_provider: Provider) -> None:
 
 
 @slow
-def test_models_load_and_run_with_the_network_blocked(no_network: None) -> None:
+def test_models_load_and_run_with_the_network_blocked(no_network: None, network_attempts: list[str]) -> None:
     """Drop the cache and load both models again while every non-loopback connection fails."""
     import socket
 
     with pytest.raises(OSError, match="blocked"):
         socket.create_connection(("huggingface.co", 443), timeout=1)
+    assert network_attempts == ["DNS look-up of 'huggingface.co'"]
+    network_attempts.clear()  # that one was on purpose; loading the models must try none
     clear_model_cache()
     provider = hayswitch.get_provider("local")
     assert len(provider.embed_text("offline embedding").vector) == 384

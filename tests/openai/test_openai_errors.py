@@ -30,6 +30,7 @@ from hayswitch import (
     RateLimitError,
     ResponseError,
     RetryPolicy,
+    Secret,
     ServerError,
 )
 from hayswitch.retry import NO_RETRY
@@ -117,7 +118,7 @@ def test_status_codes_translate_for_every_operation(
         assert err.retryable is retryable, operation
         assert SECRET not in str(err), f"{operation}: the API key leaked into the message"
         assert "sk-test" not in str(err)
-        assert err.__cause__ is not None, "translated errors keep the SDK exception as __cause__"
+        assert err.__cause__ is not None, "translated errors keep a redacted stand-in of the SDK exception"
     provider.close()
 
 
@@ -325,7 +326,7 @@ def test_extra_header_values_never_appear_in_errors() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(403, json=error_body(f"header x-gw-token={token} not allowed"))
 
-    provider = make(handler, extra_headers={"x-gw-token": token})
+    provider = make(handler, extra_headers={"x-gw-token": Secret.from_token(token)})
     with pytest.raises(PermissionDeniedError) as excinfo:
         provider.generate("hi")
     assert token not in str(excinfo.value)

@@ -39,17 +39,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import os
 import sqlite3
-import sys
 import threading
 import time
-from array import array
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from hayswitch.errors import ConfigurationError, ResponseError
 from hayswitch.types import EmbeddingResult, TextEmbedding
@@ -63,7 +60,10 @@ __all__ = [
     "CacheNamespace",
     "CacheStats",
     "EmbeddingCache",
+    "APPLICATION_ID",
     "aembed_text_with_cache",
+    "check_cache_file",
+    "read_cache_file",
     "aembed_with_cache",
     "embed_text_with_cache",
     "embed_with_cache",
@@ -78,13 +78,115 @@ SCHEMA_VERSION = 1
 _IN_CHUNK = 500  # host parameters per SELECT ... IN (...), well below SQLite's limit
 
 Dtype = Literal["float32", "float64"]
-_TYPECODES: dict[str, str] = {"float32": "f", "float64": "d"}
-_ITEMSIZE: dict[int, str] = {4: "f", 8: "d"}
+_NUMPY_DTYPES: dict[str, str] = {"float32": "<f4", "float64": "<f8"}
+"""Stored row formats: packed little-endian IEEE floats, ``dimension`` of them per row. Both are
+read whatever ``dtype`` the cache writes (a row's size says which it is)."""
 
 
 class CacheError(ConfigurationError):
     """The cache file is unusable or holds vectors inconsistent with a request (the message says
     how to fix it, usually by clearing the cache). Never retried, never a per-document failure."""
+
+
+APPLICATION_ID = 0x48535743
+"""``PRAGMA application_id`` of a hayswitch cache (ASCII ``HSWC``): marks the file as ours."""
+
+_OFF_HINT = "or switch the cache off (cache=None in Python, --no-cache on the command line)"
+
+
+def _readonly_uri(path: Path) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def check_cache_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, without writing anything, a file that is not a hayswitch embedding cache.
+
+    A missing file is fine (it will be created). The check opens the file read-only
+    (``mode=ro``): a foreign SQLite database is never switched to WAL, given tables or cleared.
+
+    :raises CacheError: for an empty (0-byte) file, a file that is not an SQLite database, or a
+        database written by another application; the message says what to do.
+    """
+    target = Path(path).expanduser()
+    if not target.exists():
+        return
+    if not target.is_file():
+        raise CacheError(
+            f"The embedding cache path {target} is not a file. Point the cache at a file path, {_OFF_HINT}."
+        )
+    if target.stat().st_size == 0:
+        raise CacheError(
+            f"{target} is an empty file, not a hayswitch embedding cache; it was left untouched. Delete it (hayswitch "
+            f"creates the cache itself), point the cache at another path, {_OFF_HINT}."
+        )
+    try:
+        conn = sqlite3.connect(_readonly_uri(target), uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise CacheError(
+            f"Cannot read the embedding cache {target}: {exc}. Check its permissions, {_OFF_HINT}."
+        ) from None
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        marker = None
+        if "cache_info" in tables:
+            row = conn.execute("SELECT value FROM cache_info WHERE key = 'schema'").fetchone()
+            marker = row[0] if row else None
+    except sqlite3.DatabaseError as exc:
+        raise CacheError(
+            f"{target} is not a hayswitch embedding cache ({exc}); it was left untouched. Delete the file if you do "
+            f"not need it, point the cache at another path, {_OFF_HINT}."
+        ) from None
+    finally:
+        conn.close()
+    ours = app_id == APPLICATION_ID or (app_id == 0 and marker is not None and {"namespaces", "vectors"} <= tables)
+    if not ours:
+        owner = f"application id {app_id:#x}" if app_id else "no hayswitch marker"
+        listed = ", ".join(sorted(tables)[:8]) or "none"
+        raise CacheError(
+            f"{target} is an SQLite database of another application ({owner}; tables: {listed}), not a hayswitch "
+            f"embedding cache; it was left untouched. Point the cache at another path, {_OFF_HINT}."
+        )
+
+
+def read_cache_file(path: str | os.PathLike[str]) -> tuple[CacheStats, list[dict[str, Any]]]:
+    """What a cache file holds, read strictly read-only (``hayswitch cache stats``).
+
+    :raises CacheError: for a missing, empty or foreign file.
+    """
+    target = Path(path).expanduser()
+    if not target.is_file():
+        raise CacheError(f"No embedding cache at {target} (it is created by 'hayswitch index' or cache=...).")
+    check_cache_file(target)
+    conn = sqlite3.connect(_readonly_uri(target), uri=True, timeout=5.0)
+    try:
+        entries = int(conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        rows = conn.execute(
+            "SELECT n.provider, n.model, n.input_type, n.settings, n.dimension, COUNT(v.hash) "
+            "FROM namespaces n LEFT JOIN vectors v ON v.ns = n.id GROUP BY n.id ORDER BY n.id"
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise CacheError(f"Reading the embedding cache {target} failed: {exc}") from None
+    finally:
+        conn.close()
+    spaces = [
+        {"provider": p, "model": m, "input_type": i, "settings": json.loads(st), "dimension": d, "entries": int(n)}
+        for p, m, i, st, d, n in rows
+    ]
+    size = sum(os.stat(f"{target}{sfx}").st_size for sfx in ("", "-wal") if os.path.exists(f"{target}{sfx}"))
+    stats = CacheStats(
+        path=str(target),
+        hits=0,
+        misses=0,
+        writes=0,
+        rejected=0,
+        entries=entries,
+        namespaces=len(spaces),
+        size_bytes=size,
+    )
+    return stats, spaces
 
 
 def text_hash(text: str) -> bytes:
@@ -216,24 +318,56 @@ CREATE UNIQUE INDEX IF NOT EXISTS vectors_key ON vectors (ns, hash);
 _PAGE_SIZE = 32768
 
 
-def _encode(vector: Sequence[float], typecode: str) -> bytes:
-    arr = array(typecode, vector)
-    if sys.byteorder == "big":  # pragma: no cover - stored little-endian everywhere
-        arr.byteswap()
-    return arr.tobytes()
+def _encode_rows(vectors: Sequence[Sequence[float]] | Any, dtype: str) -> list[bytes]:
+    """Pack vectors (a list of lists or a 2-D array) into one little-endian row blob each.
+
+    One numpy conversion for the whole batch; the finiteness check runs on the stored values (a
+    float64 too large for float32 would become infinite there).
+
+    :raises ValueError: for NaN or infinite values.
+    """
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
+        matrix = np.asarray(vectors, dtype=dtype)
+    if not np.isfinite(matrix).all():
+        raise ValueError(
+            "Refusing to cache a vector with NaN or infinite values"
+            + (" (or values too large for float32)." if dtype == "<f4" else ".")
+        )
+    return [row.tobytes() for row in matrix]
 
 
-def _decode(blob: bytes, dimension: int) -> list[float] | None:
-    if dimension <= 0 or len(blob) % dimension:
-        return None
-    typecode = _ITEMSIZE.get(len(blob) // dimension)
-    if typecode is None:
-        return None
-    arr = array(typecode)
-    arr.frombytes(blob)
-    if sys.byteorder == "big":  # pragma: no cover
-        arr.byteswap()
-    return cast("list[float]", arr.tolist())
+def _decode_rows(blobs: Sequence[bytes], dimension: int) -> tuple[Any, list[int | None]]:
+    """Unpack row blobs in bulk: a float64 matrix of the valid rows, and for each blob its row in
+    the matrix (None for a blob whose size fits neither stored format: rejected).
+
+    No per-float Python work: blobs of each format are joined and read with one ``frombuffer``.
+    """
+    import numpy as np
+
+    positions: list[int | None] = [None] * len(blobs)
+    groups: dict[str, list[int]] = {"<f4": [], "<f8": []}
+    for i, blob in enumerate(blobs):
+        size = len(blob)
+        if size == 4 * dimension:
+            groups["<f4"].append(i)
+        elif size == 8 * dimension:
+            groups["<f8"].append(i)
+    parts = []
+    row = 0
+    for dtype, members in groups.items():
+        if not members:
+            continue
+        joined = b"".join(blobs[i] for i in members)
+        parts.append(np.frombuffer(joined, dtype=dtype).reshape(len(members), dimension))
+        for i in members:
+            positions[i] = row
+            row += 1
+    if not parts:
+        return np.empty((0, max(dimension, 0))), positions
+    matrix = parts[0] if len(parts) == 1 else np.concatenate([p.astype("<f8") for p in parts])
+    return matrix, positions
 
 
 class EmbeddingCache:
@@ -249,12 +383,12 @@ class EmbeddingCache:
     def __init__(
         self, path: str | os.PathLike[str] = DEFAULT_CACHE_PATH, *, dtype: Dtype = "float32", timeout: float = 60.0
     ) -> None:
-        if dtype not in _TYPECODES:
+        if dtype not in _NUMPY_DTYPES:
             raise ConfigurationError(f"Cache dtype must be 'float32' or 'float64', not {dtype!r}.")
         self.path = Path(path).expanduser()
         self.dtype: Dtype = dtype
         self.timeout = float(timeout)
-        self._typecode = _TYPECODES[dtype]
+        self._np_dtype = _NUMPY_DTYPES[dtype]
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
@@ -274,6 +408,14 @@ class EmbeddingCache:
         self._conn = None
         self._namespaces.clear()
         conn: sqlite3.Connection | None = None
+        # Before anything is written: a foreign database or an empty file is refused untouched.
+        check_cache_file(self.path)
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise CacheError(
+                f"Cannot create the embedding cache {self.path}: {blocker} is a file, not a folder. Point the cache "
+                f"at another path, {_OFF_HINT}."
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
@@ -293,16 +435,28 @@ class EmbeddingCache:
                 elif row[0] != str(SCHEMA_VERSION):
                     raise CacheError(
                         f"{self.path} was written by a different cache schema (version {row[0]}, this is "
-                        f"{SCHEMA_VERSION}). Delete the file or run 'hayswitch cache clear'."
+                        f"{SCHEMA_VERSION}). Delete the file (it only holds vectors that can be recomputed), "
+                        f"point the cache at another path, {_OFF_HINT}."
                     )
+                else:
+                    # A real write, so a read-only file fails here, at open, and not after the
+                    # embeddings were computed (a no-op CREATE IF NOT EXISTS succeeds read-only).
+                    conn.execute("UPDATE cache_info SET value = value WHERE key = 'schema'")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except (sqlite3.DatabaseError, OSError, CacheError) as exc:
             if conn is not None:
                 conn.close()
             if isinstance(exc, CacheError):
                 raise
+            text = str(exc)
+            if "readonly" in text.replace(" ", "").replace("-", "") or isinstance(exc, PermissionError):
+                raise CacheError(
+                    f"The embedding cache {self.path} is read-only ({text}). Make the file and its folder writable, "
+                    f"point the cache at a writable path, {_OFF_HINT}. Nothing was embedded yet."
+                ) from None
             raise CacheError(
-                f"Cannot open the embedding cache {self.path}: {exc}. Delete the file if it is not a hayswitch cache."
-            ) from exc
+                f"Cannot open the embedding cache {self.path}: {text}. Fix or delete it, {_OFF_HINT}."
+            ) from None
         self._conn = conn
         self._pid = os.getpid()
         return conn
@@ -361,17 +515,23 @@ class EmbeddingCache:
         return entry
 
     # ------------------------------------------------------------------ reads
-    def get_many(self, namespace: CacheNamespace, texts: Sequence[str]) -> list[list[float] | None]:
-        """The cached vector of each text, or None where there is none (input order).
+    def lookup(self, namespace: CacheNamespace, texts: Sequence[str]) -> tuple[Any, list[int | None]]:
+        """The cached vectors of ``texts`` as one matrix, without building Python lists.
 
-        Rows whose size does not match the namespace's dimension are ignored (counted as
-        ``rejected`` and as misses).
+        :returns: ``(matrix, rows)``: a 2-D numpy array (float32, or float64 where rows were
+            stored as float64) holding each distinct cached vector once, and for each text its
+            row in ``matrix``, or None where there is none. Duplicate texts share a row. Rows whose
+            size does not match the namespace's dimension are ignored (counted as ``rejected``
+            and as misses).
         """
+        import numpy as np
+
         if not texts:
-            return []
+            return np.empty((0, 0), dtype=np.float32), []
         hashes = [text_hash(t) for t in texts]
-        found: dict[bytes, list[float]] = {}
-        rejected = 0
+        digests: list[bytes] = []
+        blobs: list[bytes] = []
+        dimension = 0
         with self._lock:
             conn = self._connection()
             try:
@@ -382,29 +542,42 @@ class EmbeddingCache:
                     for start in range(0, len(unique), _IN_CHUNK):
                         chunk = unique[start : start + _IN_CHUNK]
                         marks = ",".join("?" * len(chunk))
-                        rows = conn.execute(
+                        for digest, blob in conn.execute(
                             f"SELECT hash, vector FROM vectors WHERE ns = ? AND hash IN ({marks})", (ns_id, *chunk)
-                        ).fetchall()
-                        for digest, blob in rows:
-                            vector = _decode(blob, dimension)
-                            if vector is None:
-                                rejected += 1
-                            else:
-                                found[bytes(digest)] = vector
+                        ):
+                            digests.append(bytes(digest))
+                            blobs.append(blob)
             except sqlite3.DatabaseError as exc:
                 raise CacheError(f"Reading the embedding cache {self.path} failed: {exc}") from exc
-            out: list[list[float] | None] = []
-            served: set[bytes] = set()
-            for digest in hashes:
-                vector = found.get(digest)
-                if vector is not None and digest in served:
-                    vector = list(vector)  # duplicate texts get their own list (no aliasing)
-                served.add(digest)
-                out.append(vector)
-            hits = sum(v is not None for v in out)
+        matrix, positions = _decode_rows(blobs, dimension)
+        row_of = {d: p for d, p in zip(digests, positions, strict=True) if p is not None}
+        rows = [row_of.get(digest) for digest in hashes]
+        hits = sum(r is not None for r in rows)
+        with self._lock:
             self.hits += hits
-            self.misses += len(out) - hits
-            self.rejected += rejected
+            self.misses += len(rows) - hits
+            self.rejected += len(blobs) - len(row_of)
+        return matrix, rows
+
+    def get_many(self, namespace: CacheNamespace, texts: Sequence[str]) -> list[list[float] | None]:
+        """The cached vector of each text, or None where there is none (input order).
+
+        Rows whose size does not match the namespace's dimension are ignored (counted as
+        ``rejected`` and as misses). Vectors are read in bulk (:meth:`lookup`) and turned into
+        Python lists once, in one ``tolist()`` call; duplicate texts get their own list.
+        """
+        matrix, rows = self.lookup(namespace, texts)
+        vectors: list[list[float]] = matrix.tolist() if len(matrix) else []
+        out: list[list[float] | None] = []
+        served: set[int] = set()
+        for row in rows:
+            if row is None:
+                out.append(None)
+            elif row in served:
+                out.append(list(vectors[row]))  # duplicate texts get their own list (no aliasing)
+            else:
+                served.add(row)
+                out.append(vectors[row])
         return out
 
     def get(self, namespace: CacheNamespace, text: str) -> list[float] | None:
@@ -412,7 +585,9 @@ class EmbeddingCache:
         return self.get_many(namespace, [text])[0]
 
     # ------------------------------------------------------------------ writes
-    def put_many(self, namespace: CacheNamespace, texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> int:
+    def put_many(
+        self, namespace: CacheNamespace, texts: Sequence[str], vectors: Sequence[Sequence[float]] | Any
+    ) -> int:
         """Store the vector of each text (idempotent; concurrent writers are safe).
 
         :returns: the number of vectors written.
@@ -434,11 +609,8 @@ class EmbeddingCache:
                 f"Refusing to cache {dimension}-dimensional vectors in a namespace declared as "
                 f"{namespace.dimension}-dimensional ({namespace.provider}/{namespace.model})."
             )
-        rows: dict[bytes, bytes] = {}
-        for text, vector in zip(texts, vectors, strict=True):
-            if not all(math.isfinite(x) for x in vector):
-                raise ValueError("Refusing to cache a vector with NaN or infinite values.")
-            rows[text_hash(text)] = _encode(vector, self._typecode)
+        blobs = _encode_rows(vectors, self._np_dtype)
+        rows: dict[bytes, bytes] = dict(zip((text_hash(t) for t in texts), blobs, strict=True))
         now = time.time()
         with self._lock:
             conn = self._connection()
@@ -654,15 +826,20 @@ def embed_with_cache(
     namespace: CacheNamespace,
     texts: Sequence[str],
     embed: Callable[[list[str]], EmbeddingResult],
+    *,
+    lookup: bool = True,
 ) -> EmbeddingResult:
     """Read-through embedding of one batch: cached vectors are served, only the missing (unique)
     texts are sent to ``embed``, and their vectors are stored.
+
+    ``lookup=False`` skips the read (the caller already looked the texts up in bulk and knows
+    they are missing): the unique texts are embedded and stored.
 
     :returns: vectors in input order; ``meta["cache"]`` holds this batch's ``hits``/``misses``;
         ``usage`` covers only what was sent.
     :raises CacheError: if fresh vectors do not match the dimension stored for the namespace.
     """
-    cached = cache.get_many(namespace, texts)
+    cached: list[list[float] | None] = cache.get_many(namespace, texts) if lookup else [None] * len(texts)
     missing = _missing(texts, cached)
     fresh = None
     if missing:
@@ -677,9 +854,13 @@ async def aembed_with_cache(
     namespace: CacheNamespace,
     texts: Sequence[str],
     embed: Callable[[list[str]], Awaitable[EmbeddingResult]],
+    *,
+    lookup: bool = True,
 ) -> EmbeddingResult:
     """Async twin of :func:`embed_with_cache` (SQLite work runs in a worker thread)."""
-    cached = await asyncio.to_thread(cache.get_many, namespace, texts)
+    cached: list[list[float] | None] = (
+        await asyncio.to_thread(cache.get_many, namespace, texts) if lookup else [None] * len(texts)
+    )
     missing = _missing(texts, cached)
     fresh = None
     if missing:

@@ -117,9 +117,12 @@ def load_config_file(path: Path) -> ConfigFile:
     try:
         config = ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        raise SettingsError(f"Invalid config file {path}.", format_validation_error(exc)) from None
-    config.path = path
-    return config
+        problems = format_validation_error(exc)
+    else:
+        config.path = path
+        return config
+    # Outside the except block: the ValidationError keeps input values (secrets) as __context__.
+    raise SettingsError(f"Invalid config file {path}.", problems)
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -167,18 +170,24 @@ class ResolvedConfig:
         try:
             return model.model_validate(self.settings)
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                loc = err.get("loc", ())
-                key = str(loc[0]) if loc else ""
-                where = self.sources.get(key, "default value")
-                msg = "unknown setting" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid")
-                path = ".".join(str(p) for p in loc) or "(root)"
-                hint = ""
-                if err.get("type") == "extra_forbidden":
-                    hint = f" (valid settings: {', '.join(sorted(model.model_fields))})"
-                problems.append(f"{path}: {msg}{hint} [from {where}]")
-            raise SettingsError(f"Invalid settings for provider {self.provider!r}.", problems) from None
+            problems = self._problems(exc, model)
+        # Raised outside the except block: the ValidationError (whose errors keep every input
+        # value, a refused plain-string key included) must not survive as __context__.
+        raise SettingsError(f"Invalid settings for provider {self.provider!r}.", problems)
+
+    def _problems(self, exc: ValidationError, model: type[ProviderSettings]) -> list[str]:
+        problems: list[str] = []
+        for err in exc.errors():
+            loc = err.get("loc", ())
+            key = str(loc[0]) if loc else ""
+            where = self.sources.get(key, "default value")
+            msg = "unknown setting" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid")
+            path = ".".join(str(p) for p in loc) or "(root)"
+            hint = ""
+            if err.get("type") == "extra_forbidden":
+                hint = f" (valid settings: {', '.join(sorted(model.model_fields))})"
+            problems.append(f"{path}: {msg}{hint} [from {where}]")
+        return problems
 
 
 def resolve_config(
@@ -226,9 +235,9 @@ def resolve_config(
     active_profile = config.profile(*active) if active else None
     file_label = str(config.path) if config.path else "config file"
 
-    # Which provider.
+    # Which provider (names are case-insensitive: registry names are lowercase).
     if provider:
-        name, name_source = provider, "argument 'provider'"
+        name, name_source = provider.strip(), "argument 'provider'"
     elif profile and active_profile is not None:
         name, name_source = active_profile.provider, f"profile {profile!r} in {file_label}"
     elif env.get("HAYSWITCH_PROVIDER", "").strip():
@@ -238,6 +247,7 @@ def resolve_config(
     else:
         name, name_source = DEFAULT_PROVIDER, "default"
 
+    name = name.lower()
     resolved = ResolvedConfig(provider=name, provider_source=name_source, config_file=config.path)
 
     def layer(values: Mapping[str, Any], source: str) -> None:

@@ -11,13 +11,17 @@ Every error hayswitch raises is a :class:`HayswitchError`. There are three branc
   malformed response). Subclasses say which failure it was; :attr:`ProviderError.retryable`
   tells the retry policy whether another attempt may succeed.
 
-Provider SDK exceptions are always translated into this hierarchy with ``raise ... from exc``,
-so the original exception stays available as ``__cause__``. Messages never contain secrets.
+Provider SDK exceptions are always translated into this hierarchy. An SDK exception can carry
+what the server said verbatim (an echoed API key, a request header), so it is never chained as
+it is: its place as ``__cause__`` is taken by an :class:`UpstreamError` that keeps only its type
+and its redacted text (see :func:`sanitised`), and the translated error is raised outside the
+``except`` block so the original is not kept as ``__context__`` either. Messages never contain
+secrets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +36,7 @@ __all__ = [
     "EmbeddingFailedError",
     "HayswitchError",
     "InvalidInputError",
+    "InvalidInputTypeError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -45,7 +50,10 @@ __all__ = [
     "ServerError",
     "SettingsError",
     "UnsupportedOperation",
+    "UpstreamError",
     "format_validation_error",
+    "sanitised",
+    "with_sanitised_cause",
 ]
 
 
@@ -81,20 +89,28 @@ class ProviderNotFoundError(ConfigurationError, LookupError):
     """
 
     def __init__(
-        self, name: str, available: Sequence[str], suggestion: str | None = None, message: str | None = None
+        self,
+        name: str,
+        available: Sequence[str],
+        suggestion: str | None = None,
+        message: str | None = None,
+        note: str | None = None,
     ) -> None:
         self.name = name
         self.available = list(available)
         self.suggestion = suggestion
+        self.note = note
         listed = ", ".join(sorted(self.available)) or "none"
         if suggestion:
             advice = f"Did you mean {suggestion!r}? Available providers: {listed}."
         else:
             advice = (
                 f"Available providers: {listed}. Install the package that provides it (usually "
-                f"'hayswitch-{name}') or run 'hayswitch providers' to see what is installed and what failed to load."
+                f"'hayswitch-{str(name).lower()}') or run 'hayswitch providers' to see what is installed and what "
+                "failed to load."
             )
-        super().__init__(message or f"Unknown provider {name!r}. {advice}")
+        text = message or f"Unknown provider {name!r}. {advice}"
+        super().__init__(f"{text} {note}" if note else text)
 
 
 class PluginLoadError(ConfigurationError):
@@ -150,6 +166,14 @@ class UnsupportedOperation(ConfigurationError, NotImplementedError):
 
 class InvalidInputError(HayswitchError, ValueError):
     """The arguments of a call are invalid. Raised before any request is sent."""
+
+
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """An argument of a call has the wrong type (a string where Documents were expected, ...).
+
+    Also a :class:`TypeError`, which is what Haystack components raise for wrong input types, and a
+    :class:`ValueError` through :class:`InvalidInputError`.
+    """
 
 
 # --------------------------------------------------------------------------- provider / API
@@ -246,9 +270,10 @@ class ContentFilteredError(ProviderError):
     """The backend refused the content (moderation / flagged content)."""
 
 
-class ResponseError(ProviderError):
+class ResponseError(ProviderError, RuntimeError):
     """The backend answered with something malformed or inconsistent (bad JSON, a wrong number of
-    vectors, vectors of the wrong dimension)."""
+    vectors, vectors of the wrong dimension). Also a :class:`RuntimeError`, which is what Haystack
+    components raise when a model returns no (or unusable) output."""
 
     default_retryable = True
 
@@ -263,3 +288,64 @@ class EmbeddingFailedError(ProviderError):
         self.failed_ids = list(failed_ids)
         shown = ", ".join(self.failed_ids[:10]) + (" ..." if len(self.failed_ids) > 10 else "")
         super().__init__(f"{message} Failed document ids ({len(self.failed_ids)}): {shown}", **kwargs)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- sanitised causes
+
+
+class UpstreamError(Exception):
+    """A redacted stand-in for an SDK or transport exception, used as ``__cause__`` of the
+    translated hayswitch error.
+
+    It keeps what helps debugging (the original type's qualified name and its redacted,
+    shortened text) and nothing else: no response body, no request, no headers.
+
+    :ivar original_type: ``module.QualName`` of the exception it stands for.
+    """
+
+    def __init__(self, original_type: str, text: str) -> None:
+        self.original_type = original_type
+        super().__init__(f"{original_type}: {text}" if text else original_type)
+
+
+_MAX_CAUSE = 500
+
+
+def sanitised(exc: BaseException, redact: Callable[[str], str]) -> UpstreamError:
+    """A secret-free stand-in for ``exc`` (and its own causes, flattened into one line each).
+
+    :param exc: the SDK/transport exception.
+    :param redact: removes credentials from a text (the provider's redaction).
+    """
+    parts: list[str] = []
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen and len(parts) < 4:
+        seen.add(id(current))
+        text = " ".join(str(current).split())
+        if len(text) > _MAX_CAUSE:
+            text = text[: _MAX_CAUSE - 3] + "..."
+        name = type(current).__qualname__ if current is not exc else ""
+        parts.append(f"{name}: {text}" if name else text)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return UpstreamError(kind, redact(" <- ".join(p for p in parts if p)))
+
+
+def with_sanitised_cause(error: HayswitchError, exc: BaseException, redact: Callable[[str], str]) -> HayswitchError:
+    """Attach :func:`sanitised` ``exc`` as ``error.__cause__`` (and suppress the context).
+
+    Raise the returned error *outside* the ``except`` block that caught ``exc``, so Python does
+    not record ``exc`` as ``__context__``::
+
+        try:
+            response = client.call()
+        except SDKError as exc:
+            error = with_sanitised_cause(translate(exc), exc, redact)
+        else:
+            return response
+        raise error
+    """
+    error.__cause__ = sanitised(exc, redact)
+    error.__suppress_context__ = True
+    return error

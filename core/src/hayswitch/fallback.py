@@ -196,6 +196,21 @@ class FallbackChain:
         return caps if caps.streaming == streaming else caps.model_copy(update={"streaming": streaming})
 
     @property
+    def max_batch_size(self) -> int:
+        """The smallest member's batch limit, so one batch is one request on whichever member serves it."""
+        return min(m.provider.max_batch_size for m in self._members)
+
+    @property
+    def default_batch_size(self) -> int:
+        """The primary's preferred batch size, within every member's limit."""
+        return min(self.primary.default_batch_size, self.max_batch_size)
+
+    @property
+    def default_concurrency(self) -> int:
+        """The primary's preferred concurrency (fallbacks serve only the batches it gave up on)."""
+        return self.primary.default_concurrency
+
+    @property
     def retry_policy(self) -> RetryPolicy:
         return self.primary.retry_policy
 

@@ -14,13 +14,21 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import types
+import typing
 from abc import ABC
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation, format_validation_error
+from hayswitch.errors import (
+    InvalidInputError,
+    InvalidInputTypeError,
+    ResponseError,
+    UnsupportedOperation,
+    format_validation_error,
+)
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import Secret
 from hayswitch.types import (
@@ -49,6 +57,33 @@ class ProviderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bools_as_numbers_no_infinities(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse what pydantic's lax mode would quietly convert: ``true`` as the number 1 (an
+        environment variable ``HAYSWITCH_X__DIMENSION=true`` is a mistake, not a dimension), and
+        infinite or NaN numbers (``timeout=Infinity`` would wait forever; NaN passes no bound
+        check in a meaningful way)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        kinds = _scalar_types(field.annotation)
+        if isinstance(value, bool):
+            if kinds and bool not in kinds and kinds & {int, float}:
+                raise ValueError(
+                    f"expected a number, got the boolean {str(value).lower()} (write the number itself, e.g. 1)"
+                )
+            return value
+        if float in kinds:
+            number: float | None = None
+            if isinstance(value, float):
+                number = value
+            elif isinstance(value, str) and value.strip().lower().lstrip("+-") in _NON_FINITE_WORDS:
+                number = float("nan")
+            if number is not None and not math.isfinite(number):
+                raise ValueError(f"must be a finite number, got {value!r} (Infinity and NaN are not accepted)")
+        return value
+
     def to_public_dict(self) -> dict[str, Any]:
         """JSON-ready settings with secrets as env-var references only (safe to write to disk).
 
@@ -69,6 +104,27 @@ class ProviderSettings(BaseModel):
         # pydantic's repr would call Secret.__repr__, which already hides tokens; keep it explicit.
         for key, value in super().__repr_args__():
             yield key, ("***" if isinstance(value, Secret) and value.is_token else value)
+
+
+_NON_FINITE_WORDS = {"inf", "infinity", "nan"}
+
+
+def _scalar_types(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits at its top level (``int | None`` -> {int, NoneType};
+    ``Annotated[float, ...]`` -> {float}); empty for anything else (containers, models, Any)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar_types(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        out: set[Any] = set()
+        for arg in typing.get_args(annotation):
+            out |= _scalar_types(arg)
+        return out
+    if origin is typing.Literal:
+        return {type(a) for a in typing.get_args(annotation)}
+    if annotation in (bool, int, float, str, type(None)):
+        return {annotation}
+    return set()
 
 
 def _holds_token_secret(value: Any) -> bool:
@@ -110,7 +166,7 @@ class Provider(ABC):
     Hooks a subclass overrides (only those it supports):
 
     * :meth:`setup` -- resolve secrets and create clients (called once, from ``__init__``).
-    * :meth:`_embed` -- embed one batch (at most ``capabilities.max_batch_size`` texts).
+    * :meth:`_embed` -- embed one batch (at most :attr:`max_batch_size` texts) in one request.
     * :meth:`_generate`, :meth:`_stream` -- generation.
     * :meth:`_aembed`, :meth:`_agenerate`, :meth:`_astream` -- native async (defaults run the
       sync hook in a worker thread).
@@ -163,7 +219,10 @@ class Provider(ABC):
         try:
             return cls.settings_model.model_validate(dict(settings or {}))
         except ValidationError as exc:
-            raise SettingsError(f"Invalid settings for provider {cls.name!r}.", format_validation_error(exc)) from None
+            problems = format_validation_error(exc)
+        # Raised outside the except block: the ValidationError (whose errors keep every input
+        # value, a refused plain-string key included) must not survive as __context__.
+        raise SettingsError(f"Invalid settings for provider {cls.name!r}.", problems)
 
     @classmethod
     def validate_options(cls, options: GenerationOptions | Mapping[str, Any] | None) -> GenerationOptions:
@@ -225,6 +284,32 @@ class Provider(ABC):
         overrides this from its settings."""
         return self.capabilities.long_text
 
+    # ------------------------------------------------------------------ batching
+    @property
+    def max_batch_size(self) -> int:
+        """Most texts this instance sends in one embedding request: its hard limit.
+
+        Defaults to ``capabilities.max_batch_size``; a provider whose settings lower the limit (a
+        server with a small batch limit) overrides this property. It is the one owner of the
+        batch limit: :meth:`embed_documents` splits at it, the components cap their ``batch_size``
+        at it, and :meth:`_embed` receives at most this many texts and must send them in exactly
+        one request (so requests sent = batches reported in the components' ``meta``).
+        """
+        return int(self.capabilities.max_batch_size)
+
+    @property
+    def default_batch_size(self) -> int:
+        """Texts per request this instance serves best: what the components and ``hayswitch index``
+        use when the user sets no ``batch_size`` (at most :attr:`max_batch_size`). Defaults to the
+        limit itself (fewest requests); override it where measurement says otherwise."""
+        return self.max_batch_size
+
+    @property
+    def default_concurrency(self) -> int:
+        """Embedding requests in flight this instance serves best: what the components use when the
+        user sets no ``max_concurrency``. Defaults to ``capabilities.max_concurrency``."""
+        return int(self.capabilities.max_concurrency)
+
     def embedding_space(self) -> dict[str, Any]:
         """What identifies the vector space: provider, model and dimension (for provenance)."""
         return {"provider": self.name, "model": self.embedding_model_id, "dimension": self.embedding_dimension}
@@ -243,7 +328,7 @@ class Provider(ABC):
         network calls and heavy imports where possible (load models lazily)."""
 
     def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
-        """Embed one batch of non-empty texts (``len(texts) <= capabilities.max_batch_size``)."""
+        """Embed one batch of non-empty texts (``len(texts) <= self.max_batch_size``) in exactly one request."""
         raise UnsupportedOperation(self.name, "embeddings")
 
     async def _aembed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
@@ -289,14 +374,14 @@ class Provider(ABC):
 
     def _check_texts(self, texts: Sequence[str], what: str = "texts") -> list[str]:
         if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"embed_documents() takes a list of strings, got {type(texts).__name__}. "
                 "Use embed_text() for a single string."
             )
         out = list(texts)
         for i, text in enumerate(out):
             if not isinstance(text, str):
-                raise InvalidInputError(f"{what}[{i}] is a {type(text).__name__}, not a string.")
+                raise InvalidInputTypeError(f"{what}[{i}] is a {type(text).__name__}, not a string.")
             if not text.strip():
                 raise InvalidInputError(
                     f"{what}[{i}] is empty or whitespace. Empty text has no meaningful embedding; "
@@ -371,7 +456,7 @@ class Provider(ABC):
     def embed_documents(self, texts: Sequence[str]) -> EmbeddingResult:
         """Embed texts as documents; vectors come back in input order.
 
-        Texts are sent in batches of at most ``capabilities.max_batch_size``; each batch is retried
+        Texts are sent in batches of at most :attr:`max_batch_size`, one request each; each batch is retried
         under the retry policy and checked (count, dimension, finite values).
 
         :raises InvalidInputError: for non-string or empty texts.
@@ -382,7 +467,7 @@ class Provider(ABC):
         items = self._check_texts(texts)
         if not items:
             return EmbeddingResult(vectors=[], model=self.embedding_model_id)
-        size = self.capabilities.max_batch_size
+        size = self.max_batch_size
         parts = [
             self.retry_policy.call(lambda b=batch: self._checked_embed(b, "document"))  # type: ignore[misc]
             for batch in _chunks(items, size)
@@ -396,7 +481,7 @@ class Provider(ABC):
         if not items:
             return EmbeddingResult(vectors=[], model=self.embedding_model_id)
         parts = []
-        for batch in _chunks(items, self.capabilities.max_batch_size):
+        for batch in _chunks(items, self.max_batch_size):
             parts.append(await self.retry_policy.acall(lambda b=batch: self._achecked_embed(b, "document")))  # type: ignore[misc]
         return self._merge(parts, self.embedding_model_id)
 
@@ -404,7 +489,7 @@ class Provider(ABC):
         """Embed one text as a query (providers may add an instruction prefix for queries)."""
         self._require("embeddings", "embed_text")
         if not isinstance(text, str):
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"embed_text() takes a string, got {type(text).__name__}. Use embed_documents() for a list."
             )
         (item,) = self._check_texts([text], what="text")
@@ -415,7 +500,7 @@ class Provider(ABC):
         """Async twin of :meth:`embed_text`."""
         self._require("embeddings", "aembed_text")
         if not isinstance(text, str):
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"embed_text() takes a string, got {type(text).__name__}. Use embed_documents() for a list."
             )
         (item,) = self._check_texts([text], what="text")

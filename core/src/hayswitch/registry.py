@@ -6,6 +6,18 @@ and skipped; every other plugin keeps working. ``HAYSWITCH_STRICT_PLUGINS=1`` tu
 into :class:`~hayswitch.errors.PluginLoadError`. ``HAYSWITCH_PLUGINS=a,b`` restricts loading to
 those entry points (an empty value loads none).
 
+Plugins are isolated from the program that loads them: an exception of any kind raised while a
+plugin module is imported or while its hook runs -- ``SystemExit`` and ``KeyboardInterrupt``
+included -- skips that plugin. The one exception is a *real* Ctrl-C: while plugins load, a
+SIGINT handler (in the main thread) notes that the user pressed Ctrl-C, and only then is the
+``KeyboardInterrupt`` passed on. (A real Ctrl-C is only ever delivered to the main thread, so a
+``KeyboardInterrupt`` raised in another thread is always the plugin's own.)
+
+Built-in providers -- those registered by the core distribution (``fake``) and by the
+first-party provider distributions (:data:`CORE_DISTRIBUTIONS`) -- are loaded first and cannot
+be displaced by name: a third-party plugin whose entry point or provider class uses one of their
+names is refused, and the message names its distribution.
+
 Discovery imports only the plugin modules (which must not import heavy SDKs at module level); it
 never instantiates a provider.
 """
@@ -17,9 +29,11 @@ import importlib.metadata
 import inspect
 import os
 import re
+import signal
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -38,6 +52,7 @@ from hayswitch.provider import Provider, ProviderSettings
 from hayswitch.types import Capabilities, GenerationOptions
 
 __all__ = [
+    "CORE_DISTRIBUTIONS",
     "ENTRY_POINT_GROUP",
     "PluginInfo",
     "PluginWarning",
@@ -50,6 +65,72 @@ __all__ = [
 ENTRY_POINT_GROUP = "hayswitch"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _TRUE = {"1", "true", "yes", "on"}
+
+
+CORE_DISTRIBUTIONS = frozenset({"hayswitch", "hayswitch-local", "hayswitch-openai", "hayswitch-gradient"})
+"""Distributions whose providers are built in: loaded first, and their names cannot be taken over."""
+
+
+def _normalise_dist(name: str | None) -> str | None:
+    return re.sub(r"[-_.]+", "-", name).lower() if name else None
+
+
+def _is_core(info: PluginInfo) -> bool:
+    return _normalise_dist(info.distribution) in CORE_DISTRIBUTIONS
+
+
+class _InterruptWatch:
+    """Notes whether a real SIGINT (Ctrl-C) arrived while plugins were loading."""
+
+    def __init__(self) -> None:
+        self.signalled = False
+        self.installed = False
+
+
+@contextmanager
+def _watch_interrupts() -> Iterator[_InterruptWatch]:
+    """Install a SIGINT handler that records a real Ctrl-C and then behaves like the previous one.
+
+    Outside the main thread nothing is installed: signals are delivered to the main thread only,
+    so a ``KeyboardInterrupt`` raised in another thread never comes from the user.
+    """
+    watch = _InterruptWatch()
+    if threading.current_thread() is not threading.main_thread():
+        yield watch
+        return
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> Any:
+            watch.signalled = True
+            if callable(previous):
+                return previous(signum, frame)
+            if previous == signal.SIG_IGN:
+                return None
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, handler)
+        watch.installed = True
+    except (ValueError, TypeError, OSError):  # not the main interpreter, or no signal support
+        yield watch
+        return
+    try:
+        yield watch
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def _is_user_interrupt(exc: BaseException, watch: _InterruptWatch) -> bool:
+    """Whether ``exc`` must propagate: a KeyboardInterrupt while a real Ctrl-C was signalled."""
+    return isinstance(exc, KeyboardInterrupt) and watch.signalled
+
+
+def _base_exception_note(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}); a plugin must raise an exception instead of exiting the program"
+    if isinstance(exc, KeyboardInterrupt):
+        return "it raised KeyboardInterrupt itself (no Ctrl-C was pressed)"
+    return f"it raised {type(exc).__name__}, which is not an Exception"
 
 
 class PluginWarning(UserWarning):
@@ -164,6 +245,7 @@ class Registry:
         self._providers: dict[str, _Entry] = {}
         self._conflicts: dict[str, DuplicateProviderError] = {}
         self._plugins: list[PluginInfo] = []
+        self._watch = _InterruptWatch()
 
     # ------------------------------------------------------------------ environment
     @property
@@ -193,14 +275,23 @@ class Registry:
             if self._load_entry_points:
                 allowed = self._allowed()
                 eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+                def order(ep: importlib.metadata.EntryPoint) -> tuple[bool, str, str]:
+                    # Built-in distributions first, so their names cannot be taken by a plugin.
+                    dist = _normalise_dist(getattr(getattr(ep, "dist", None), "name", None))
+                    return (dist not in CORE_DISTRIBUTIONS, ep.name, dist or "")
+
                 try:
-                    for ep in sorted(eps, key=lambda e: e.name):
-                        if allowed is not None and ep.name not in allowed:
-                            continue
-                        self._load_entry_point(ep)
+                    with _watch_interrupts() as self._watch:
+                        for ep in sorted(eps, key=order):
+                            if allowed is not None and ep.name not in allowed:
+                                continue
+                            self._load_entry_point(ep)
                 except ConfigurationError as exc:
                     self._load_error = exc
                     raise
+                finally:
+                    self._watch = _InterruptWatch()
             return self
 
     def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
@@ -211,11 +302,30 @@ class Registry:
             distribution=getattr(dist, "name", None),
             version=getattr(dist, "version", None),
         )
+        first = next((p for p in self._plugins if p.name == info.name), None)
         self._plugins.append(info)
+        if first is not None and self.plugin_manager.get_plugin(info.name) is not None:
+            if first.module == info.module:
+                # The same module listed twice (stale metadata next to a reinstalled distribution).
+                self._plugins.remove(info)
+                return
+            # Refused before its module is imported: its import-time code never runs.
+            problem = (
+                f"entry point name {info.name!r} is already used by {_describe(first)}; rename the entry point "
+                f"of {_describe(info)}, uninstall one of the two distributions, or restrict loading with "
+                "HAYSWITCH_PLUGINS"
+            )
+            self._fail(info, f"invalid plugin: {problem}", ConfigurationError(problem))
+            return
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
             self._fail(info, f"import failed: {_short_error(exc)}{_where(exc)}", exc)
+            return
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, ... raised by the plugin itself
+            if _is_user_interrupt(exc, self._watch):
+                raise
+            self._fail(info, f"import failed: {_base_exception_note(exc)}", None)
             return
         self.register_plugin(module, info)
 
@@ -272,6 +382,12 @@ class Registry:
                     self.plugin_manager.unregister(plugin)
                     self._fail(info, f"register_providers() raised {_short_error(exc)}{_where(exc)}", exc)
                     return info
+                except BaseException as exc:  # SystemExit, KeyboardInterrupt, ... raised by the plugin
+                    if _is_user_interrupt(exc, self._watch):
+                        raise
+                    self.plugin_manager.unregister(plugin)
+                    self._fail(info, f"register_providers() failed: {_base_exception_note(exc)}", None)
+                    return info
                 for cls in staged:
                     self._add(cls, info)
             return info
@@ -302,6 +418,19 @@ class Registry:
 
     def _add(self, cls: type[Provider], info: PluginInfo) -> None:
         existing = self._providers.get(cls.name)
+        if existing is not None and existing.cls is not cls and _is_core(existing.plugin) and not _is_core(info):
+            # A built-in provider's name: refused, the built-in one stays in place and usable.
+            problem = (
+                f"provider name {cls.name!r} belongs to the built-in provider of {_describe(existing.plugin)} and "
+                f"cannot be replaced; {_describe(info)} registers {cls.__module__}.{cls.__qualname__} under it. "
+                "Give that provider class another name, or uninstall the distribution"
+            )
+            info.error = problem
+            refused = PluginLoadError(info.name, info.distribution, problem)
+            if self.strict:
+                raise refused
+            warnings.warn(f"{refused} -- skipped.", PluginWarning, stacklevel=4)
+            return
         if existing is not None and existing.cls is not cls:
             err = DuplicateProviderError(cls.name, _describe(existing.plugin), _describe(info))
             self._conflicts[cls.name] = err
@@ -313,7 +442,7 @@ class Registry:
         self._providers[cls.name] = _Entry(cls=cls, plugin=info)
         info.providers.append(cls.name)
 
-    def _fail(self, info: PluginInfo, detail: str, exc: BaseException) -> None:
+    def _fail(self, info: PluginInfo, detail: str, exc: BaseException | None) -> None:
         info.error = detail
         err = PluginLoadError(info.name, info.distribution, detail)
         if self.strict:
@@ -336,8 +465,10 @@ class Registry:
         import difflib
 
         self.load()
-        if not isinstance(name, str) or not name:
-            raise ProviderNotFoundError(str(name), self.names())
+        if not isinstance(name, str) or not name.strip():
+            raise ProviderNotFoundError(str(name), self.names(), note=self._restriction_note())
+        if name not in self._providers and name.strip().lower() in self._providers:
+            name = name.strip().lower()  # provider names are case-insensitive
         if name in self._conflicts:
             raise self._conflicts[name]
         entry = self._providers.get(name)
@@ -358,8 +489,23 @@ class Registry:
                     "plugin failed",
                 )
         available = self.names()
-        close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
-        raise ProviderNotFoundError(name, available, close[0] if close else None)
+        close = difflib.get_close_matches(name.lower(), available, n=1, cutoff=0.6)
+        raise ProviderNotFoundError(name, available, close[0] if close else None, note=self._restriction_note())
+
+    def _restriction_note(self) -> str | None:
+        """Why providers may be missing because of ``HAYSWITCH_PLUGINS`` (None when it is unset)."""
+        allowed = self._allowed()
+        if allowed is None or not self._load_entry_points:
+            return None
+        if not allowed:
+            return (
+                "HAYSWITCH_PLUGINS is set but empty, so no plugin was loaded: unset it to load every installed "
+                "plugin, or list the entry points to load (e.g. HAYSWITCH_PLUGINS=fake,local)."
+            )
+        return (
+            f"HAYSWITCH_PLUGINS restricts loading to: {', '.join(sorted(allowed))}; add the entry point you need "
+            "or unset the variable."
+        )
 
     def contract_declarations(self) -> tuple[dict[str, ContractDeclaration], list[str]]:
         """Every :class:`~hayswitch.ContractDeclaration` the plugins register (``register_contracts``
@@ -406,10 +552,11 @@ class Registry:
                 )
             )
         for info in self._plugins:
-            if info.error and not info.providers and not any(r.name == info.name for r in rows):
+            if info.error and not info.providers and not any(r.name == info.name and r.ok is False for r in rows):
+                taken = any(r.name == info.name for r in rows)
                 rows.append(
                     ProviderInfo(
-                        name=info.name,
+                        name=f"{info.name} ({info.distribution or info.module})" if taken else info.name,
                         plugin=info.name,
                         distribution=info.distribution,
                         version=info.version,

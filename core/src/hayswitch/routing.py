@@ -60,7 +60,9 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     return load_config_file(path) if path else ConfigFile()
 
 
-def default_provider_missing(available: Sequence[str], owner: str | None = None) -> ProviderNotFoundError:
+def default_provider_missing(
+    available: Sequence[str], owner: str | None = None, note: str | None = None
+) -> ProviderNotFoundError:
     """The error for "nothing configured and the default provider is not installed" (one message
     for ``get_provider()``, the components and the CLI)."""
     listed = ", ".join(sorted(available)) or "none"
@@ -68,6 +70,7 @@ def default_provider_missing(available: Sequence[str], owner: str | None = None)
     return ProviderNotFoundError(
         DEFAULT_PROVIDER,
         available,
+        note=note,
         message=(
             f"{who} and the default provider {DEFAULT_PROVIDER!r} is not installed. Configure one: pass "
             "provider='<name>', export HAYSWITCH_PROVIDER=<name> (or HAYSWITCH_PROFILE=<profile>), or set "
@@ -129,7 +132,7 @@ def plan_provider(
     except ProviderNotFoundError as exc:
         if not resolved.is_default:
             raise
-        raise default_provider_missing(exc.available, owner) from None
+        raise default_provider_missing(exc.available, owner, note=exc.note) from None
     if model is not None and model_setting is not None:
         key = getattr(cls, model_setting)
         kind = "embedding" if model_setting == "embedding_model_setting" else "generation"

@@ -33,11 +33,17 @@ from pydantic_core import core_schema
 
 from hayswitch.errors import ConfigurationError
 
-__all__ = ["MissingSecretError", "Secret", "SecretField", "serialise_settings"]
+__all__ = ["MissingSecretError", "Secret", "SecretField", "SecretSerialisationError", "serialise_settings"]
 
 
-class MissingSecretError(ConfigurationError):
-    """A required secret is not set."""
+class MissingSecretError(ConfigurationError, ValueError):
+    """A required secret is not set. Also a :class:`ValueError`, as raised by Haystack's
+    ``Secret.resolve_value`` for an unset environment variable."""
+
+
+class SecretSerialisationError(ConfigurationError, ValueError):
+    """A token secret was asked to be serialised (it would write the credential to disk). Also a
+    :class:`ValueError`, as raised by Haystack's ``Secret.to_dict`` for a token secret."""
 
 
 class Secret:
@@ -151,7 +157,7 @@ class Secret:
     def to_dict(self) -> dict[str, Any]:
         """Serialise as an env-var reference. Token secrets refuse (they would leak)."""
         if self._token is not None:
-            raise ConfigurationError(
+            raise SecretSerialisationError(
                 "Cannot serialise a token secret (it would write the credential to disk). "
                 "Use Secret.from_env_var('NAME') or 'env:NAME' instead."
             )
@@ -204,22 +210,29 @@ def serialise_settings(settings: Mapping[str, Any], owner: str) -> dict[str, Any
     already-serialised ``{"type": "env_var", ...}`` dicts (all kept as references).
 
     :param owner: who serialises (named in the error).
-    :raises ConfigurationError: if a secret is a literal token (it would be written to disk).
+    :raises SecretSerialisationError: if a secret, also one nested in a mapping or list, is a literal
+        token (it would be written to disk).
     """
+    return {key: _serialise_value(value, owner, str(key)) for key, value in settings.items()}
+
+
+def _serialise_value(value: Any, owner: str, where: str) -> Any:
+    # Secrets nested in mappings and lists (e.g. the openai provider's extra_headers values) get
+    # the same treatment as top-level secret settings.
     from pydantic import BaseModel
 
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if _is_secret_like(value):
-            try:
-                out[key] = Secret.coerce(value).to_dict()
-            except ConfigurationError as exc:
-                raise ConfigurationError(
-                    f"{owner}: cannot serialise setting {key!r}: {exc} The component cannot be saved while a "
-                    "setting holds a literal token."
-                ) from None
-        elif isinstance(value, BaseModel):
-            out[key] = value.model_dump(mode="json")
-        else:
-            out[key] = value
-    return out
+    if _is_secret_like(value):
+        try:
+            return Secret.coerce(value).to_dict()
+        except ConfigurationError as exc:
+            raise SecretSerialisationError(
+                f"{owner}: cannot serialise setting {where!r}: {exc} The component cannot be saved while a "
+                "setting holds a literal token."
+            ) from None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {k: _serialise_value(v, owner, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_serialise_value(v, owner, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value

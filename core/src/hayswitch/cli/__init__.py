@@ -10,8 +10,15 @@ import warnings
 
 import typer
 
+from hayswitch.cli._common import EXIT_CODES_HELP, guard_commands, set_debug
 from hayswitch.errors import HayswitchError
-from hayswitch.registry import PluginWarning, get_registry
+from hayswitch.registry import (
+    PluginWarning,
+    _base_exception_note,
+    _is_user_interrupt,
+    _watch_interrupts,
+    get_registry,
+)
 
 __all__ = ["build_app", "main"]
 
@@ -24,17 +31,22 @@ def build_app() -> typer.Typer:
     app = typer.Typer(
         name="hayswitch",
         help="One provider protocol, many backends, the same Haystack pipeline.",
+        epilog=EXIT_CODES_HELP,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
     )
 
-    @app.callback(invoke_without_command=True)
+    @app.callback(invoke_without_command=True, epilog=EXIT_CODES_HELP)
     def root(
         ctx: typer.Context,
         version: bool = typer.Option(False, "--version", is_eager=True, help="Print the hayswitch version and exit."),
+        debug: bool = typer.Option(
+            False, "--debug", help="Print the traceback of an error (also HAYSWITCH_DEBUG=1).", envvar=None
+        ),
     ) -> None:
         """One provider protocol, many backends, the same Haystack pipeline."""
+        set_debug(debug)
         if version:
             from hayswitch import __version__
 
@@ -55,6 +67,7 @@ def build_app() -> typer.Typer:
     new_provider.register(app)
     finetune.register(app)
     plugin_notes.extend(_add_plugin_commands(app))
+    guard_commands(app)
     return app
 
 
@@ -81,14 +94,22 @@ def _add_plugin_commands(app: typer.Typer) -> list[str]:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if registry is None:
         return notes
-    for impl in registry.plugin_manager.hook.register_commands.get_hookimpls():
-        try:
-            impl.function(cli=app)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            notes.append(f"Plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}")
+    with _watch_interrupts() as watch:
+        for impl in registry.plugin_manager.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=app)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+                notes.append(f"Plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}")
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the plugin itself
+                if _is_user_interrupt(exc, watch):
+                    raise
+                notes.append(f"Plugin {impl.plugin_name!r} failed to add its commands: {_base_exception_note(exc)}")
     return notes
 
 
 def main() -> None:
-    """Entry point of the ``hayswitch`` console script."""
+    """Entry point of the ``hayswitch`` console script (exit codes: see ``hayswitch --help``)."""
+    from hayswitch.cli import _common
+
+    _common._State.standalone = True
     build_app()()

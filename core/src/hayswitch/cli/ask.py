@@ -1,11 +1,13 @@
 """``hayswitch ask``: answer a question from an index built by ``hayswitch index``.
 
-The RAG pipeline is made of the generic components only, so any installed provider works::
+Retrieval is made of the generic components only, so any installed provider works::
 
-    ProviderTextEmbedder -> InMemoryEmbeddingRetriever -> ChatPromptBuilder -> ProviderChatGenerator
+    ProviderTextEmbedder -> InMemoryEmbeddingRetriever
 
 The question is embedded with the provider (and model) the index was built with; any other
-embedding space is refused before anything is generated.
+embedding space is refused before anything is generated. The answer is then written by
+:func:`hayswitch.cli.answer.grounded_answer` (evidence sentences, a short generated answer checked
+against them, or "not found").
 """
 
 from __future__ import annotations
@@ -25,18 +27,7 @@ from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_TOP_K", "Answer", "answer_question", "build_rag_pipeline", "register"]
 
 DEFAULT_TOP_K = 3
-DEFAULT_MAX_TOKENS = 160
-
-SYSTEM_PROMPT = (
-    "You answer questions using only the numbered context passages. "
-    "Answer in a few short sentences or a short numbered list. "
-    "If the passages do not contain the answer, say that you do not know."
-)
-USER_TEMPLATE = """Context:
-{% for doc in documents %}
-[{{ loop.index }}] {% if doc.meta.heading %}{{ doc.meta.heading }}: {% endif %}{{ doc.content }}
-{% endfor %}
-Question: {{ question }}"""
+DEFAULT_MAX_TOKENS = 64
 
 
 @dataclass
@@ -51,11 +42,15 @@ class Answer:
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    status: str = "generated"
+    evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
+            "status": self.status,
+            "evidence": self.evidence,
             "sources": self.sources,
             "model": self.model,
             "provider": self.provider,
@@ -71,35 +66,22 @@ def build_rag_pipeline(
     provider: str | None = None,
     profile: str | None = None,
     top_k: int = DEFAULT_TOP_K,
-    max_tokens: int | None = DEFAULT_MAX_TOKENS,
 ) -> Any:
-    """The RAG pipeline over ``document_store`` (an ``InMemoryDocumentStore``) with the generic
-    hayswitch components, all bound to the same provider or profile.
+    """The retrieval pipeline over ``document_store`` (an ``InMemoryDocumentStore``) with the
+    generic hayswitch embedder, bound to the provider or profile the index was built with.
 
-    Inputs: ``text_embedder.text`` and ``prompt_builder.question``; output: ``llm.replies``.
+    Input: ``text_embedder.text``; output: ``retriever.documents``. The answer is written from the
+    retrieved documents by :func:`hayswitch.cli.answer.grounded_answer`.
     """
     from haystack import Pipeline
-    from haystack.components.builders import ChatPromptBuilder
     from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
-    from haystack.dataclasses import ChatMessage
 
     from haystack_integrations.components.embedders.hayswitch import ProviderTextEmbedder
-    from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
 
-    template = [ChatMessage.from_system(SYSTEM_PROMPT), ChatMessage.from_user(USER_TEMPLATE)]
-    generation_kwargs = {"max_tokens": max_tokens} if max_tokens else {}
     pipeline = Pipeline()
     pipeline.add_component("text_embedder", ProviderTextEmbedder(provider=provider, profile=profile))
     pipeline.add_component("retriever", InMemoryEmbeddingRetriever(document_store=document_store, top_k=top_k))
-    pipeline.add_component(
-        "prompt_builder", ChatPromptBuilder(template=template, required_variables=["documents", "question"])
-    )
-    pipeline.add_component(
-        "llm", ProviderChatGenerator(provider=provider, profile=profile, generation_kwargs=generation_kwargs)
-    )
     pipeline.connect("text_embedder.embedding", "retriever.query_embedding")
-    pipeline.connect("retriever.documents", "prompt_builder.documents")
-    pipeline.connect("prompt_builder.prompt", "llm.messages")
     return pipeline
 
 
@@ -115,13 +97,15 @@ def answer_question(
 ) -> Answer:
     """Answer ``question`` from the index at ``store_path`` (the work behind ``hayswitch ask``).
 
-    :param on_token: called with each piece of text as it is generated (streaming), or None.
+    :param on_token: called with the answer text once it has been checked against its evidence
+        (``--stream``), or None.
     :raises InvalidInputError: empty question, missing or corrupt index, an empty index.
     :raises EmbeddingMismatchError: the configured embedder is not the one the index was built with.
     :raises HayswitchError: provider configuration or generation failures.
     """
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
+    from hayswitch.cli.answer import grounded_answer
     from hayswitch.cli.store import IndexStore, StoreError, check_embedding_space
     from hayswitch.errors import InvalidInputError
 
@@ -135,43 +119,38 @@ def answer_question(
 
     document_store = InMemoryDocumentStore(embedding_similarity_function="cosine")
     document_store.write_documents(store.documents)
-    pipeline = build_rag_pipeline(
-        document_store, provider=provider, profile=profile, top_k=top_k, max_tokens=max_tokens
-    )
+    pipeline = build_rag_pipeline(document_store, provider=provider, profile=profile, top_k=top_k)
     text_embedder = pipeline.get_component("text_embedder")
     text_embedder.warm_up()
     check_embedding_space(store.embedding, text_embedder.provider_instance.embedding_space(), store_path)
 
-    llm_inputs: dict[str, Any] = {}
-    if on_token is not None:
-        llm_inputs["streaming_callback"] = lambda chunk: on_token(chunk.content) if chunk.content else None
     try:
-        result = pipeline.run(
-            {"text_embedder": {"text": question}, "prompt_builder": {"question": question}, "llm": llm_inputs},
-            include_outputs_from={"retriever"},
-        )
+        result = pipeline.run({"text_embedder": {"text": question}})
     finally:
-        for name in ("text_embedder", "llm"):
-            pipeline.get_component(name).close()
-    reply = result["llm"]["replies"][0]
-    meta = reply.meta
+        pipeline.get_component("text_embedder").close()
+    documents = result["retriever"]["documents"]
     sources = [
         {
             "file": doc.meta.get("file_path"),
             "passage": doc.meta.get("passage"),
             "score": round(float(doc.score), 4) if doc.score is not None else None,
         }
-        for doc in result["retriever"]["documents"]
+        for doc in documents
     ]
+    grounded = grounded_answer(
+        question, documents, provider=provider, profile=profile, max_tokens=max_tokens, on_token=on_token
+    )
     return Answer(
         question=question,
-        answer=(reply.text or "").strip(),
+        answer=grounded.answer,
         sources=sources,
-        model=meta.get("model"),
-        provider=meta.get("provider"),
-        finish_reason=meta.get("finish_reason"),
-        usage=dict(meta.get("usage") or {}),
+        model=grounded.model,
+        provider=grounded.provider,
+        finish_reason=grounded.finish_reason,
+        usage=grounded.usage,
         seconds=time.perf_counter() - started,
+        status=grounded.status,
+        evidence=grounded.evidence,
     )
 
 
@@ -242,12 +221,18 @@ def register(app: typer.Typer) -> None:
             typer.echo("")
         else:
             typer.echo(answer.answer)
-        if answer.finish_reason == "length":
+        if answer.status == "generated" and answer.finish_reason == "length":
             typer.secho(
                 f"(the answer was cut at {max_tokens} tokens; pass --max-tokens for longer answers)",
                 fg=typer.colors.YELLOW,
                 err=True,
             )
+        if answer.status == "extracted":  # the answer is the evidence itself: name where it is from
+            typer.echo("\nFrom: " + "; ".join(dict.fromkeys(item["source"] for item in answer.evidence)))
+        elif answer.evidence:
+            typer.echo("\nEvidence:")
+            for item in answer.evidence:
+                typer.echo(f'  "{item["text"]}" ({item["source"]})')
         typer.echo("\nSources:")
         for i, source in enumerate(answer.sources, 1):
             score = f" (score {source['score']:.2f})" if source.get("score") is not None else ""

@@ -35,14 +35,16 @@ def register(app: typer.Typer) -> None:
         path: Path = path_option,
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
     ) -> None:
-        """Show what the cache holds: vectors per provider, model and input type, and its size."""
-        from hayswitch.cache import EmbeddingCache
+        """Show what the cache holds: vectors per provider, model and input type, and its size.
+
+        Strictly read-only: the file is opened with SQLite's mode=ro and never modified.
+        """
+        from hayswitch.cache import read_cache_file
 
         if not path.is_file():
             raise fail(f"no embedding cache at {path} (it is created by 'hayswitch index' or cache=...).", EXIT_INPUT)
-        with friendly_errors(), EmbeddingCache(path) as cache:
-            stats = cache.stats()
-            spaces = cache.namespaces()
+        with friendly_errors():
+            stats, spaces = read_cache_file(path)
         if as_json:
             typer.echo(json.dumps({**stats.as_dict(), "namespaces": spaces}, indent=2))
             return
@@ -61,12 +63,18 @@ def register(app: typer.Typer) -> None:
         path: Path = path_option,
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     ) -> None:
-        """Delete every cached vector (the next indexing run embeds everything again)."""
-        from hayswitch.cache import EmbeddingCache
+        """Delete every cached vector (the next indexing run embeds everything again).
+
+        A file that is not a hayswitch cache (another application's database, an empty file) is
+        refused and left untouched.
+        """
+        from hayswitch.cache import EmbeddingCache, check_cache_file
 
         if not path.is_file():
             typer.echo(f"no embedding cache at {path}; nothing to clear.")
             return
+        with friendly_errors():
+            check_cache_file(path)  # before asking: nothing is written to a foreign file
         if not yes and not typer.confirm(f"Delete every cached vector in {path}?"):
             raise typer.Exit(1)
         with friendly_errors(), EmbeddingCache(path) as cache:

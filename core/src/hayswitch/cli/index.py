@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors
+from hayswitch.cli._common import EXIT_INPUT, check_store_location, fail, friendly_errors
 
 __all__ = ["IndexReport", "index_paths", "register"]
 
@@ -69,7 +69,7 @@ def index_paths(
     store_path: Path,
     provider: str | None = None,
     profile: str | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     rebuild: bool = False,
     progress: bool = True,
     on_warning: Callable[[str], None] | None = None,
@@ -106,6 +106,7 @@ def index_paths(
     from hayswitch.errors import InvalidInputError
 
     started = time.perf_counter()
+    check_store_location(store_path)  # an unusable index folder is not reported as a cache problem
     report = IndexReport(store=store_path)
 
     def warn(message: str) -> None:
@@ -222,7 +223,9 @@ def register(app: typer.Typer) -> None:
         store: Path = typer.Option(DEFAULT_STORE, "--store", "-s", help="The index file to create or update."),
         provider: str | None = typer.Option(None, "--provider", "-p", help="Embedding provider (default: configured)."),
         profile: str | None = typer.Option(None, "--profile", help="A profile of hayswitch.toml."),
-        batch_size: int = typer.Option(32, "--batch-size", min=1, help="Passages per embedding request."),
+        batch_size: int | None = typer.Option(
+            None, "--batch-size", min=1, help="Passages per embedding request (default: what the provider serves best)."
+        ),
         rebuild: bool = typer.Option(
             False, "--rebuild", help="Start a new index, replacing the file (also a corrupt or mismatched one)."
         ),

@@ -74,6 +74,9 @@ class FakeSettings(ProviderSettings):
     fail_on: list[str] = Field(default_factory=list, description="Requests containing any of these substrings fail.")
     fail_with: FailKind = "server"
     retry_after: float | None = Field(default=None, ge=0, description="Retry-After carried by injected 429s.")
+    max_batch_size: int | None = Field(
+        default=None, gt=0, le=64, description="Most texts per request (default 64); lower it to act as a small server."
+    )
 
 
 def fake_embedding(text: str, dimension: int, model: str = "fake-embed") -> list[float]:
@@ -132,6 +135,11 @@ class FakeProvider(Provider):
     def embedding_dimension(self) -> int:
         return self.settings.dimension
 
+    @property
+    def max_batch_size(self) -> int:
+        """The ``max_batch_size`` setting, else the class's limit (64)."""
+        return self.settings.max_batch_size or self.capabilities.max_batch_size
+
     # ------------------------------------------------------------------ fault injection
     def _request(self, texts: list[str]) -> bool:
         """Count the request, apply latency/timeout, and say whether a fault is injected."""
@@ -168,6 +176,12 @@ class FakeProvider(Provider):
 
     # ------------------------------------------------------------------ embeddings
     def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
+        if len(texts) > self.max_batch_size:  # what a server does with an over-size request
+            raise InvalidRequestError(
+                f"{len(texts)} inputs in one request; this server accepts at most {self.max_batch_size}.",
+                provider=self.name,
+                status_code=400,
+            )
         faulty = self._request(texts)
         if faulty and self.settings.fail_with != "wrong_count":
             raise self._fault(self.settings.fail_with)

@@ -3,8 +3,8 @@
 * ``hayswitch.get_provider("gradient", ...)`` -- the provider (:class:`GradientProvider`), found
   through the ``hayswitch`` entry point; settings in :class:`GradientSettings`.
 * :class:`GradientDocumentEmbedder`, :class:`GradientTextEmbedder`, :class:`GradientGenerator` --
-  the components of gradient-haystack 0.4.0 with the same init parameters, built on hayswitch's
-  generic components (see ``docs/migration.md``).
+  drop-in replacements for gradient-haystack 0.4.0's components (same parameters, outputs and
+  exception types), on the ``gradient`` provider (see ``docs/migration.md``).
 
 Names are imported lazily, so ``import hayswitch_gradient`` loads neither the SDK nor Haystack.
 """
@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hayswitch_gradient._compat import SDKAttributeRemovedError
     from hayswitch_gradient.components import (
         GradientDocumentEmbedder,
         GradientGenerator,
@@ -30,6 +31,7 @@ __all__ = [
     "GradientProvider",
     "GradientSettings",
     "GradientTextEmbedder",
+    "SDKAttributeRemovedError",
 ]
 
 _LAZY = {
@@ -39,6 +41,7 @@ _LAZY = {
     "GradientDocumentEmbedder": "hayswitch_gradient.components",
     "GradientTextEmbedder": "hayswitch_gradient.components",
     "GradientGenerator": "hayswitch_gradient.components",
+    "SDKAttributeRemovedError": "hayswitch_gradient._compat",
 }
 
 

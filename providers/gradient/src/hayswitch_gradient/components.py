@@ -3,8 +3,9 @@
 They live at gradient-haystack 0.4.0's own import paths
 (``haystack_integrations.components.embedders.gradient`` and
 ``haystack_integrations.components.generators.gradient``), so pipelines serialised with 0.4.0 load
-unchanged and Haystack's deserialisation allowlist (``haystack_integrations.*``) admits them. See
-:mod:`hayswitch_gradient._compat` for what changed compared with 0.4.0.
+unchanged and Haystack's deserialisation allowlist (``haystack_integrations.*``) admits them. They
+behave as 0.4.0's in everything a caller can observe; ``docs/migration.md`` lists the few
+differences and :mod:`hayswitch_gradient._compat` holds what the three share.
 """
 
 from haystack_integrations.components.embedders.gradient import GradientDocumentEmbedder, GradientTextEmbedder

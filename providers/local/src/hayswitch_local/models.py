@@ -28,6 +28,7 @@ __all__ = [
     "clear_model_cache",
     "is_gguf",
     "load_llama",
+    "load_onnx",
     "load_sentence_transformer",
     "resolve_chat_model",
     "resolve_embedding_model",
@@ -235,5 +236,23 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int) -
                 f"llama.cpp cannot load {path}: {type(exc).__name__}: {exc}. Check that the file is a complete "
                 "GGUF model supported by the installed llama-cpp-python, and that n_ctx fits in memory."
             ) from exc
+
+    return _get_or_load(key, load)
+
+
+def load_onnx(path: Path, variant: str) -> LoadedModel:
+    """The sentence-transformers model in ``path`` on ONNX Runtime (``variant`` ``"fp32"`` or
+    ``"int8"``), exported and cached on disk at first use, loaded once per process (see
+    :mod:`hayswitch_local.onnx_backend`).
+
+    :raises ConfigurationError: if onnxruntime is missing or the model cannot be exported.
+    """
+    key = ("onnx", str(path), variant)
+
+    def load() -> Any:
+        _offline_hub()
+        from hayswitch_local.onnx_backend import load_onnx_embedder
+
+        return load_onnx_embedder(path, "int8" if variant == "int8" else "fp32")
 
     return _get_or_load(key, load)

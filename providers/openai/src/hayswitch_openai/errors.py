@@ -34,6 +34,16 @@ __all__ = [
 PROVIDER_NAME = "openai"
 
 
+def _cut_mid_response(cause: BaseException) -> bool:
+    """Whether a transport error happened after the server had started answering (a body cut
+    short or a broken read), as opposed to never reaching it (refused, DNS, TLS)."""
+    try:
+        import httpx2 as http
+    except ImportError:  # pragma: no cover - older openai SDKs
+        import httpx as http  # type: ignore[no-redef]
+    return isinstance(cause, http.RemoteProtocolError | http.ReadError)
+
+
 def transport_errors() -> tuple[type[BaseException], type[BaseException]]:
     """The HTTP library's (timeout, transport) exception base classes, as raised while reading a
     streamed response (the SDK does not wrap those). ``openai`` 3.x uses ``httpx2``, older
@@ -51,22 +61,42 @@ def translate_error(
     base_url: str,
     model: str | None = None,
     secrets: Iterable[str | None] = (),
+    streaming: bool = False,
 ) -> ProviderError:
-    """Map an ``openai`` SDK exception (or an HTTP transport exception) to a hayswitch error.
+    """Map an ``openai`` SDK exception (or an HTTP transport exception, or a malformed JSON body)
+    to a hayswitch error.
 
     :param exc: the exception raised by the SDK.
     :param base_url: the server address (named in connection errors; never contains a secret).
     :param model: the model that was requested (named in not-found errors).
     :param secrets: credential values to redact from server messages.
-    :returns: the error to raise (``raise translate_error(exc, ...) from exc``).
+    :param streaming: ``exc`` was raised while reading an open stream (the server was reached).
+    :returns: the error to raise. Never chain ``exc`` itself (its text or body may echo a secret):
+        see :func:`hayswitch.errors.with_sanitised_cause`.
     """
+    import json
+
     import openai
 
     secrets = list(secrets)
     name = PROVIDER_NAME
     timeout_exc, transport_exc = transport_errors()
 
+    if isinstance(exc, json.JSONDecodeError):
+        where = "a stream event" if streaming else "a response"
+        return ResponseError(
+            f"The server at {base_url} sent {where} that is not valid JSON ({exc.msg} at position {exc.pos}). "
+            "Retrying may help; if it persists, check that 'base_url' points at an OpenAI-compatible API "
+            "(not a proxy's error page) and look at the server's logs.",
+            provider=name,
+        )
     if isinstance(exc, openai.APITimeoutError | timeout_exc):
+        if streaming:
+            return ProviderTimeoutError(
+                f"The server at {base_url} stopped sending the streamed answer for longer than the 'timeout' "
+                "setting; the answer is incomplete. Raise 'timeout' or retry.",
+                provider=name,
+            )
         return ProviderTimeoutError(
             f"The request to {base_url} timed out. Raise the 'timeout' setting, lower the batch size or "
             "max_tokens, or scale the server out.",
@@ -75,6 +105,14 @@ def translate_error(
     if isinstance(exc, openai.APIConnectionError | transport_exc):
         cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) and exc.__cause__ else exc
         reason = redact(f"{type(cause).__name__}: {cause}".strip().rstrip(":"), secrets)
+        if streaming or _cut_mid_response(cause):
+            what = "the streamed answer" if streaming else "the response"
+            return ProviderConnectionError(
+                f"The connection to {base_url} was closed before {what} was complete ({reason}); what arrived "
+                "is incomplete. The server was reachable: retry, and if it keeps happening look "
+                "for a crash or a proxy timeout in the server's logs.",
+                provider=name,
+            )
         return ProviderConnectionError(
             f"Cannot reach the OpenAI-compatible server at {base_url} ({reason}). Check that the server is "
             "running and that 'base_url' is right (it usually ends with '/v1').",

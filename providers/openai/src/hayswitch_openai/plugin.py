@@ -59,5 +59,6 @@ def register_contracts(register: Callable[[ContractDeclaration], None]) -> None:
                 "set-cookie",
             ),
             scrub_query_params=("api-key", "api_key", "key"),
+            kit={"fault_url_setting": "base_url", "fault_url_suffix": "/v1"},
         )
     )

@@ -4,7 +4,7 @@ One provider covers OpenAI itself and the serving engines that speak its HTTP AP
 TGI, llama.cpp server, Ollama, LM Studio, Ray Serve deployments): set ``base_url`` and the model
 names, and the same Haystack pipeline runs against a distributed serving engine.
 
-* Embeddings (``POST /embeddings``) in requests of at most ``batch_size`` inputs, ordered by the
+* Embeddings (``POST /embeddings``), one request per batch of at most ``batch_size`` inputs, ordered by the
   returned ``index`` (never by arrival order), with the dimension learned from the first response
   unless ``dimensions`` fixes it.
 * Chat completions with usage and finish reason; true SSE streaming (the last chunk carries the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -28,7 +29,15 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hayswitch.errors import ContentFilteredError, NotFoundError, ProviderError, ResponseError
+from hayswitch.errors import (
+    ConfigurationError,
+    ContentFilteredError,
+    InvalidInputError,
+    NotFoundError,
+    ProviderError,
+    ResponseError,
+    with_sanitised_cause,
+)
 from hayswitch.http import normalise_finish_reason
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
@@ -62,7 +71,8 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_BATCH_SIZE = 64
-"""Most inputs per embedding request (class-level; ``batch_size`` lowers it per instance).
+"""Most inputs per embedding request (class-level; the ``batch_size`` setting lowers it per instance,
+see :attr:`OpenAIProvider.max_batch_size`).
 
 64 keeps each request well under every server's limits (OpenAI accepts 2048 inputs; vLLM, TGI and
 llama.cpp batch server-side) while large corpora are sent as many requests that the components
@@ -79,6 +89,16 @@ def _finish(raw: str | None) -> FinishReason:
 
 
 # --------------------------------------------------------------------------- settings and options
+
+
+_CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "passwd", "cookie", "credential", "signature")
+
+
+def _is_credential_header(name: str) -> bool:
+    """Whether a header name says that its value is a credential (``api-key``, ``Authorization``,
+    ``X-Gateway-Token``, ``Ocp-Apim-Subscription-Key``, ``Cookie``, ...)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 class OpenAISettings(ProviderSettings):
@@ -113,8 +133,14 @@ class OpenAISettings(ProviderSettings):
         description="Requested embedding size (sent as 'dimensions'; only for models that support it).",
     )
     timeout: float = Field(default=60.0, gt=0, le=3600, description="Seconds per HTTP request.")
-    extra_headers: dict[str, str] = Field(
-        default_factory=dict, description="Headers sent with every request (e.g. routing headers of a gateway)."
+    extra_headers: dict[str, SecretField | str] = Field(
+        default_factory=dict,
+        description=(
+            "Headers sent with every request (gateway routing, tenant ids, Azure-style 'api-key'). A value may be a "
+            "secret reference ('env:NAME', Secret.from_env_var/from_token), resolved when the provider is created "
+            "and serialised as the reference; a header whose name says it carries a credential (key, token, "
+            "secret, auth, password, cookie, ...) must be one."
+        ),
     )
     batch_size: int = Field(
         default=MAX_BATCH_SIZE,
@@ -165,13 +191,40 @@ class OpenAISettings(ProviderSettings):
             raise ValueError("must not contain credentials; use the 'api_key' setting")
         return value.rstrip("/")
 
-    @field_validator("extra_headers")
+    @field_validator("extra_headers", mode="before")
     @classmethod
-    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not key or any(c in key for c in " :\r\n"):
+    def _check_headers(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value  # pydantic reports the type
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or any(c in key for c in " :\r\n"):
                 raise ValueError(f"invalid header name {key!r}")
-        return value
+            if isinstance(item, str) and not item.startswith("env:"):
+                if _is_credential_header(key):
+                    # The value is not echoed: it is a credential.
+                    raise ValueError(
+                        f"header {key!r} carries a credential, so its value cannot be a plain string (it would be "
+                        "written to pipeline YAML and config dumps). Use 'env:VARIABLE_NAME', or "
+                        "Secret.from_token(...) in Python code."
+                    )
+                if any(c in item for c in "\r\n"):
+                    raise ValueError(f"the value of header {key!r} contains a line break")
+                out[key] = item
+            else:
+                try:
+                    out[key] = Secret.coerce(item)
+                except ConfigurationError as exc:
+                    raise ValueError(f"header {key!r}: {exc}") from None
+        return out
+
+    def __repr_args__(self) -> Any:
+        # Header values are shown as '***' (a routing header may still be sensitive); names stay.
+        for key, value in super().__repr_args__():
+            if key == "extra_headers" and isinstance(value, Mapping):
+                yield key, dict.fromkeys(value, "***")
+            else:
+                yield key, value
 
 
 class JsonSchemaSpec(BaseModel):
@@ -285,14 +338,19 @@ class OpenAIProvider(Provider):
 
         s = self.settings
         key = s.api_key.resolve_value() if s.api_key is not None else None
-        self._secrets: list[str | None] = [key, *s.extra_headers.values()]
+        headers: dict[str, str] = {}
+        for name, value in s.extra_headers.items():
+            resolved = value.resolve_value() if isinstance(value, Secret) else value
+            if resolved is not None:
+                headers[name] = resolved
+        self._secrets: list[str | None] = [key, *headers.values()]
         common: dict[str, Any] = {
             "api_key": key or NO_KEY_PLACEHOLDER,
             "organization": s.organization,
             "project": s.project,
             "timeout": s.timeout,
             "max_retries": 0,
-            "default_headers": dict(s.extra_headers) or None,
+            "default_headers": headers or None,
         }
         if s.base_url is not None:
             common["base_url"] = s.base_url
@@ -327,26 +385,35 @@ class OpenAIProvider(Provider):
         return self.settings.long_text
 
     # ------------------------------------------------------------------ plumbing
-    def _translate(self, exc: BaseException, model: str | None) -> ProviderError:
-        return translate_error(exc, base_url=self._base_url, model=model, secrets=self._secrets)
+    def _translate(self, exc: BaseException, model: str | None, *, streaming: bool = False) -> ProviderError:
+        """The hayswitch error for ``exc``, chained to a redacted stand-in (never to ``exc``
+        itself, whose text and response body may echo a credential). Raise it outside the
+        ``except`` block, so ``exc`` does not survive as ``__context__`` either."""
+        error = translate_error(exc, base_url=self._base_url, model=model, secrets=self._secrets, streaming=streaming)
+        with_sanitised_cause(error, exc, lambda text: redact(text, self._secrets))
+        return error
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         import openai
 
-        return (openai.OpenAIError, *transport_errors())
+        # A malformed JSON body in an HTTP 200 (or in a stream event) escapes the SDK as a raw
+        # json.JSONDecodeError; it becomes a retryable ResponseError.
+        return (openai.OpenAIError, *transport_errors(), json.JSONDecodeError)
 
     def _call(self, fn: Callable[[], T], model: str | None) -> T:
         try:
             return fn()
         except self._errors() as exc:
-            raise self._translate(exc, model) from exc
+            error = self._translate(exc, model)
+        raise error
 
     async def _acall(self, fn: Callable[[], Awaitable[T]], model: str | None) -> T:
         self._async_used = True
         try:
             return await fn()
         except self._errors() as exc:
-            raise self._translate(exc, model) from exc
+            error = self._translate(exc, model)
+        raise error
 
     def _missing_model(self, model: str, served: frozenset[str]) -> NotFoundError:
         setting = "embedding_model" if model == self.settings.embedding_model else "chat_model"
@@ -379,11 +446,21 @@ class OpenAIProvider(Provider):
             raise self._missing_model(model, self._served_models)
 
     # ------------------------------------------------------------------ embeddings
-    def _embedding_inputs(self, texts: list[str], input_type: InputType) -> list[list[str]]:
+    @property
+    def max_batch_size(self) -> int:
+        """The ``batch_size`` setting: the one batch limit of this instance (the core splits at it,
+        the components cap at it, and each ``_embed`` call is exactly one request)."""
+        return min(self.settings.batch_size, MAX_BATCH_SIZE)
+
+    def _embedding_inputs(self, texts: list[str], input_type: InputType) -> list[str]:
         s = self.settings
+        if len(texts) > self.max_batch_size:  # the core never does this; a direct caller might
+            raise InvalidInputError(
+                f"{len(texts)} texts in one embedding request, but this provider's batch limit is "
+                f"{self.max_batch_size}; call embed_documents(), which splits at the limit."
+            )
         prefix = s.query_prefix if input_type == "query" else s.document_prefix
-        inputs = [prefix + t for t in texts]
-        return [inputs[i : i + s.batch_size] for i in range(0, len(inputs), s.batch_size)]
+        return [prefix + t for t in texts] if prefix else list(texts)
 
     def _embedding_params(self, batch: list[str]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -447,23 +524,16 @@ class OpenAIProvider(Provider):
     def _embed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
         model = self.settings.embedding_model
         self._check_model(model)
-        parts = []
-        for batch in self._embedding_inputs(texts, input_type):
-            response = self._call(lambda b=batch: self._client.embeddings.create(**self._embedding_params(b)), model)  # type: ignore[misc]
-            parts.append(self._parse_embeddings(response, len(batch)))
-        return self._learn_dimension(self._merge(parts, model))
+        params = self._embedding_params(self._embedding_inputs(texts, input_type))
+        response = self._call(lambda: self._client.embeddings.create(**params), model)
+        return self._learn_dimension(self._parse_embeddings(response, len(texts)))
 
     async def _aembed(self, texts: list[str], *, input_type: InputType) -> EmbeddingResult:
         model = self.settings.embedding_model
         await self._acheck_model(model)
-
-        async def one(batch: list[str]) -> EmbeddingResult:
-            params = self._embedding_params(batch)
-            response = await self._acall(lambda: self._aclient.embeddings.create(**params), model)
-            return self._parse_embeddings(response, len(batch))
-
-        parts = await asyncio.gather(*(one(b) for b in self._embedding_inputs(texts, input_type)))
-        return self._learn_dimension(self._merge(list(parts), model))
+        params = self._embedding_params(self._embedding_inputs(texts, input_type))
+        response = await self._acall(lambda: self._aclient.embeddings.create(**params), model)
+        return self._learn_dimension(self._parse_embeddings(response, len(texts)))
 
     # ------------------------------------------------------------------ generation
     def _chat_params(self, messages: list[Message], options: GenerationOptions, *, stream: bool) -> dict[str, Any]:
@@ -632,12 +702,15 @@ class OpenAIProvider(Provider):
         try:
             iterator = iter(stream)
             while True:
+                error: ProviderError | None = None
                 try:
                     chunk = next(iterator)
                 except StopIteration:
                     break
                 except self._errors() as exc:
-                    raise self._translate(exc, model) from exc
+                    error = self._translate(exc, model, streaming=True)
+                if error is not None:
+                    raise error
                 ready = state.feed(chunk)
                 if ready is not None:
                     yield ready
@@ -655,12 +728,15 @@ class OpenAIProvider(Provider):
         try:
             iterator = aiter(stream)
             while True:
+                error: ProviderError | None = None
                 try:
                     chunk = await anext(iterator)
                 except StopAsyncIteration:
                     break
                 except self._errors() as exc:
-                    raise self._translate(exc, model) from exc
+                    error = self._translate(exc, model, streaming=True)
+                if error is not None:
+                    raise error
                 ready = state.feed(chunk)
                 if ready is not None:
                     yield ready

@@ -63,6 +63,12 @@ class CacheOption:
                     self._cache_instance = resolve_cache(self.cache)
         return self._cache_instance
 
+    def warm_up(self) -> None:
+        """Create the provider and open the cache: an unusable cache (read-only, foreign, corrupt)
+        fails here, before any embedding work, not when the first vectors are written."""
+        super().warm_up()  # type: ignore[misc]
+        self._embedding_cache()
+
     def _close_cache(self) -> None:
         with self._cache_lock:
             instance, self._cache_instance = self._cache_instance, None

@@ -3,8 +3,12 @@
 Policies (identical in ``run`` and ``run_async``):
 
 * **Batching**: ``batch_size`` is the real number of texts per provider request, capped at the
-  provider's ``capabilities.max_batch_size``. Up to ``max_concurrency`` batches are in flight at once
-  (threads in ``run``, asyncio tasks in ``run_async``); the output order always equals the input order.
+  provider instance's batch limit (:attr:`hayswitch.Provider.max_batch_size`); each batch is exactly
+  one request (plus retries). Up to ``max_concurrency`` batches are in flight at once (threads in
+  ``run``, asyncio tasks in ``run_async``), never more; the output order always equals the input order.
+  Left unset, both come from the provider (:attr:`~hayswitch.Provider.default_batch_size`,
+  :attr:`~hayswitch.Provider.default_concurrency`: what it serves best). ``meta`` reports the values
+  used and the requests actually sent.
 * **Empty documents** (``content`` is None, empty or whitespace): not sent to the provider; returned in
   ``documents`` at their position without a (new) embedding, with a logged warning, and listed in
   ``meta["skipped_ids"]``.
@@ -21,8 +25,11 @@ Policies (identical in ``run`` and ``run_async``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import gc
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -44,7 +51,8 @@ from hayswitch import (
     Usage,
 )
 from hayswitch.cache import CacheNamespace, aembed_with_cache, embed_with_cache
-from hayswitch.retry import track_retries
+from hayswitch.errors import InvalidInputTypeError
+from hayswitch.retry import RetryStats, track_retries
 
 __all__ = ["ProviderDocumentEmbedder"]
 
@@ -65,11 +73,42 @@ class _Plan:
     batches: list[list[int]]
     batch_size: int
     concurrency: int
+    sent: RetryStats = field(default_factory=RetryStats)
+    cached: dict[int, list[float]] = field(default_factory=dict)
     results: dict[int, EmbeddingResult] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
 
     def batch_texts(self, batch: int) -> list[str]:
         return [self.texts[i] for i in self.batches[batch]]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many vector lists and Documents: none of
+    them form cycles, but each collection would walk every list already built (millions of
+    floats), which costs a quarter of a cached re-index. Collection resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _with_embedding(doc: Document, embedding: list[float], meta: dict[str, Any]) -> Document:
+    """``dataclasses.replace(doc, embedding=embedding, meta=meta)``, without re-running field
+    assignment hooks for every field: Haystack's mutation-warning wrapper makes ``replace`` cost
+    more than reading the vector from the cache. The result has exactly the fields ``replace``
+    would give (``doc`` was validated when it was created); subclasses take the regular route."""
+    if type(doc) is not Document or not hasattr(doc, "__dict__"):
+        return replace(doc, embedding=embedding, meta=meta)
+    new = object.__new__(Document)
+    fields = new.__dict__
+    fields.update(doc.__dict__)
+    fields["embedding"] = embedding
+    fields["meta"] = meta
+    return new
 
 
 @component
@@ -100,7 +139,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         profile: str | None = None,
         model: str | None = None,
         retry: Mapping[str, Any] | RetryPolicy | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_concurrency: int | None = None,
         progress_bar: bool = True,
         meta_fields_to_embed: list[str] | None = None,
@@ -122,9 +161,10 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         :param profile: a profile of ``hayswitch.toml`` to take the provider and settings from.
         :param model: the embedding model id; written into the provider's embedding-model setting.
         :param retry: retry policy for failed requests (fields of :class:`hayswitch.RetryPolicy`).
-        :param batch_size: texts per provider request; capped at the provider's declared maximum.
-        :param max_concurrency: batches in flight at once; None uses the provider's declared
-            ``capabilities.max_concurrency``.
+        :param batch_size: texts per provider request, capped at the provider's batch limit; None
+            (default) uses the provider's preferred batch size (``provider.default_batch_size``).
+        :param max_concurrency: requests in flight at once; None (default) uses the provider's
+            preferred concurrency (``provider.default_concurrency``).
         :param progress_bar: show a tqdm progress bar over documents.
         :param meta_fields_to_embed: meta fields whose values are embedded along with the content.
         :param embedding_separator: separator between meta values and the content.
@@ -147,9 +187,12 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         :raises SettingsError: if ``provider`` is given and the settings are invalid.
         :raises InvalidInputError: for an invalid option value.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
             raise InvalidInputError(
-                f"ProviderDocumentEmbedder: batch_size must be a positive integer, got {batch_size!r}."
+                "ProviderDocumentEmbedder: batch_size must be a positive integer or None (the provider's default), "
+                f"got {batch_size!r}."
             )
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
@@ -224,7 +267,8 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                 result = provider.embed_documents(texts)
             else:
                 namespace = CacheNamespace.for_provider(provider, "document")
-                result = embed_with_cache(cache, namespace, texts, provider.embed_documents)
+                # The run already looked every text up in bulk (_prefetch): these are misses.
+                result = embed_with_cache(cache, namespace, texts, provider.embed_documents, lookup=False)
         result.meta["retries"] = retries.retries
         return result
 
@@ -236,7 +280,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                 result = await provider.aembed_documents(texts)
             else:
                 namespace = CacheNamespace.for_provider(provider, "document")
-                result = await aembed_with_cache(cache, namespace, texts, provider.aembed_documents)
+                result = await aembed_with_cache(cache, namespace, texts, provider.aembed_documents, lookup=False)
         result.meta["retries"] = retries.retries
         return result
 
@@ -250,13 +294,13 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
     def _plan(self, documents: Any, provider: Provider) -> _Plan:
         if isinstance(documents, str | bytes) or not isinstance(documents, Sequence):
             hint = " Use ProviderTextEmbedder to embed a string." if isinstance(documents, str) else ""
-            raise InvalidInputError(
+            raise InvalidInputTypeError(
                 f"ProviderDocumentEmbedder.run() takes a list of Documents, got {type(documents).__name__}.{hint}"
             )
         docs = list(documents)
         for i, doc in enumerate(docs):
             if not isinstance(doc, Document):
-                raise InvalidInputError(
+                raise InvalidInputTypeError(
                     f"ProviderDocumentEmbedder: documents[{i}] is a {type(doc).__name__}, not a haystack Document. "
                     "Wrap texts as Document(content=...), or use ProviderTextEmbedder for a single string."
                 )
@@ -275,12 +319,13 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                 len(skipped),
                 ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else ""),
             )
-        size = min(self.batch_size, provider.capabilities.max_batch_size)
-        if size < self.batch_size:
-            logger.debug("batch_size %d capped at %s's maximum of %d", self.batch_size, provider.name, size)
+        limit = provider.max_batch_size
+        size = min(self.batch_size or provider.default_batch_size, limit)
+        if self.batch_size is not None and size < self.batch_size:
+            logger.debug("batch_size %d capped at %s's batch limit of %d", self.batch_size, provider.name, limit)
         order = list(texts)
         batches = [order[start : start + size] for start in range(0, len(order), size)]
-        concurrency = self.max_concurrency or provider.capabilities.max_concurrency
+        concurrency = self.max_concurrency or provider.default_concurrency
         return _Plan(
             documents=docs,
             texts=texts,
@@ -289,6 +334,28 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             batch_size=size,
             concurrency=max(1, min(concurrency, len(batches) or 1)),
         )
+
+    def _prefetch(self, plan: _Plan, provider: Provider) -> None:
+        """With a cache: look every text up in one bulk read, keep the hits, and re-plan the batches
+        over the misses only (so a fully cached corpus sends no request and starts no worker)."""
+        cache = self._embedding_cache()
+        if cache is None or not plan.texts:
+            return
+        order = list(plan.texts)
+        matrix, rows = cache.lookup(CacheNamespace.for_provider(provider, "document"), [plan.texts[i] for i in order])
+        with _gc_paused():
+            vectors: list[list[float]] = matrix.tolist() if len(matrix) else []
+        used: set[int] = set()
+        missing: list[int] = []
+        for i, row in zip(order, rows, strict=True):
+            if row is None:
+                missing.append(i)
+            else:
+                plan.cached[i] = vectors[row] if row not in used else list(vectors[row])
+                used.add(row)
+        size = plan.batch_size
+        plan.batches = [missing[start : start + size] for start in range(0, len(missing), size)]
+        plan.concurrency = max(1, min(plan.concurrency, len(plan.batches) or 1))
 
     def _record(self, plan: _Plan, batch: int, outcome: EmbeddingResult | BaseException) -> None:
         if isinstance(outcome, EmbeddingResult) and len(outcome.vectors) != len(plan.batches[batch]):
@@ -315,8 +382,9 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
 
     # ------------------------------------------------------------------ output
     def _assemble(self, plan: _Plan, provider: Provider) -> dict[str, Any]:
-        vectors: dict[int, list[float]] = {}
-        models: dict[int, str] = {}
+        vectors: dict[int, list[float]] = dict(plan.cached)
+        cached_model = provider.embedding_model_id
+        models: dict[int, str] = dict.fromkeys(plan.cached, cached_model)
         usage: Usage | None = None
         for batch, result in plan.results.items():
             for i, vector in zip(plan.batches[batch], result.vectors, strict=True):
@@ -325,6 +393,47 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
             if result.usage is not None:
                 usage = result.usage if usage is None else usage + result.usage
         errors = {i: plan.errors[b] for b in plan.errors for i in plan.batches[b]}
+        with _gc_paused():
+            documents, failed, dimension = self._build_documents(plan, provider, vectors, models, errors)
+        model = next(iter(plan.results.values())).model if plan.results else cached_model
+        meta: dict[str, Any] = {
+            "provider": provider.name,
+            "model": model,
+            "dimension": dimension or provider.embedding_dimension,
+            "usage": usage_dict(usage),
+            "batch_size": plan.batch_size,
+            "batches": len(plan.batches),
+            "max_concurrency": plan.concurrency,
+            "requests": plan.sent.attempts,
+            "counts": {
+                "documents": len(plan.documents),
+                "embedded": len(vectors),
+                "skipped": len(plan.skipped),
+                "failed": len(errors),
+            },
+            "skipped_ids": [plan.documents[i].id for i in plan.skipped],
+            "failed_ids": [plan.documents[i].id for i in sorted(errors)],
+            "retries": sum(int(r.meta.get("retries", 0)) for r in plan.results.values()),
+        }
+        if self.cache:
+            totals = self._cache_totals([r.meta for r in plan.results.values()])
+            meta["cache"] = {"hits": totals["hits"] + len(plan.cached), "misses": totals["misses"]}
+        if any("fallback" in r.meta for r in plan.results.values()):
+            meta["fallback"] = fallback_totals([r.meta for r in plan.results.values()])
+        if failed:
+            logger.warning(
+                "ProviderDocumentEmbedder: %d document(s) failed and are in the 'failed_documents' output.", len(failed)
+            )
+        return {"documents": documents, "failed_documents": failed, "meta": meta}
+
+    def _build_documents(
+        self,
+        plan: _Plan,
+        provider: Provider,
+        vectors: dict[int, list[float]],
+        models: dict[int, str],
+        errors: dict[int, BaseException],
+    ) -> tuple[list[Document], list[Document], int | None]:
         documents: list[Document] = []
         failed: list[Document] = []
         dimension: int | None = None
@@ -337,44 +446,17 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                     doc_meta.update(
                         embedding_provider=provider.name, embedding_model=models[i], embedding_dimension=len(vector)
                     )
-                documents.append(replace(doc, embedding=vector, meta=doc_meta))
+                documents.append(_with_embedding(doc, vector, doc_meta))
             elif i in errors:
                 exc = errors[i]
                 failed.append(replace(doc, meta={**doc.meta, "embedding_error": f"{type(exc).__name__}: {exc}"}))
             else:  # skipped: no content
                 documents.append(replace(doc, meta=dict(doc.meta)))
-        model = next(iter(plan.results.values())).model if plan.results else provider.embedding_model_id
-        meta: dict[str, Any] = {
-            "provider": provider.name,
-            "model": model,
-            "dimension": dimension or provider.embedding_dimension,
-            "usage": usage_dict(usage),
-            "batch_size": plan.batch_size,
-            "batches": len(plan.batches),
-            "max_concurrency": plan.concurrency,
-            "counts": {
-                "documents": len(plan.documents),
-                "embedded": len(vectors),
-                "skipped": len(plan.skipped),
-                "failed": len(errors),
-            },
-            "skipped_ids": [plan.documents[i].id for i in plan.skipped],
-            "failed_ids": [plan.documents[i].id for i in sorted(errors)],
-            "retries": sum(int(r.meta.get("retries", 0)) for r in plan.results.values()),
-        }
-        if self.cache:
-            meta["cache"] = self._cache_totals([r.meta for r in plan.results.values()])
-        if any("fallback" in r.meta for r in plan.results.values()):
-            meta["fallback"] = fallback_totals([r.meta for r in plan.results.values()])
-        if failed:
-            logger.warning(
-                "ProviderDocumentEmbedder: %d document(s) failed and are in the 'failed_documents' output.", len(failed)
-            )
-        return {"documents": documents, "failed_documents": failed, "meta": meta}
+        return documents, failed, dimension
 
     def _bar(self, plan: _Plan) -> tqdm:
         bar = tqdm(total=len(plan.documents), disable=not self.progress_bar, desc="Embedding documents", unit="doc")
-        bar.update(len(plan.skipped))
+        bar.update(len(plan.skipped) + len(plan.cached))
         return bar
 
     # ------------------------------------------------------------------ run
@@ -388,16 +470,20 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
               returned without an embedding), minus failed ones;
             - ``failed_documents``: documents whose batch failed (only with ``raise_on_failure=False``),
               each with ``meta["embedding_error"]``;
-            - ``meta``: ``provider``, ``model``, ``dimension``, ``usage``, ``batch_size``, ``batches``,
-              ``max_concurrency``, ``counts``, ``skipped_ids``, ``failed_ids``, ``retries`` (retried
-              requests of the successful batches) and, with a cache, ``cache`` (``hits``, ``misses``).
+            - ``meta``: ``provider``, ``model``, ``dimension``, ``usage``, ``batch_size`` (texts per
+              request used), ``batches``, ``max_concurrency`` (requests in flight at most, as used),
+              ``requests`` (embedding requests actually sent, retries and fallbacks included; fewer
+              than ``batches`` when the cache served whole batches), ``counts``, ``skipped_ids``,
+              ``failed_ids``, ``retries`` (retried requests of the successful batches) and, with a
+              cache, ``cache`` (``hits``, ``misses``).
         :raises InvalidInputError: if ``documents`` is not a list of Documents.
         :raises EmbeddingFailedError: if a batch fails and ``raise_on_failure`` is True.
         """
         provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
+        self._prefetch(plan, provider)
         cancelled = 0
-        with self._bar(plan) as bar:
+        with self._bar(plan) as bar, track_retries(plan.sent):
             if plan.concurrency == 1:
                 for batch in range(len(plan.batches)):
                     try:
@@ -417,9 +503,12 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
 
     def _run_threads(self, plan: _Plan, provider: Provider, bar: tqdm) -> int:
         cancelled = 0
-        with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="hayswitch-embed") as pool:
+        pool = ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="hayswitch-embed")
+        try:
+            # Each batch runs in a copy of this context, so the run's request counter sees it.
             futures: dict[Future[EmbeddingResult], int] = {
-                pool.submit(self._embed_texts, provider, plan.batch_texts(b)): b for b in range(len(plan.batches))
+                pool.submit(contextvars.copy_context().run, self._embed_texts, provider, plan.batch_texts(b)): b
+                for b in range(len(plan.batches))
             }
             pending = set(futures)
             while pending:
@@ -428,14 +517,19 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                     batch = futures[future]
                     exc = future.exception()
                     if exc is not None and not isinstance(exc, _BATCH_ERRORS):
-                        for other in pending:
-                            other.cancel()
                         raise exc
                     self._record(plan, batch, exc if exc is not None else future.result())
                     bar.update(len(plan.batches[batch]))
                 if plan.errors and self.raise_on_failure and pending:
                     cancelled = sum(1 for f in pending if f.cancel())
                     pending = {f for f in pending if not f.cancelled()}
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt lands in this thread) or an error that ends the run: queued
+            # batches are cancelled and not waited for; at most the batches already in flight (one
+            # per worker) complete in the background, their results discarded.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return cancelled
 
     @component.output_types(documents=list[Document], failed_documents=list[Document], meta=dict[str, Any])
@@ -449,6 +543,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
         """
         provider = self._with_fallbacks(self._ready_provider())
         plan = self._plan(documents, provider)
+        await asyncio.to_thread(self._prefetch, plan, provider)
         semaphore = asyncio.Semaphore(plan.concurrency)
         started: set[int] = set()
 
@@ -461,7 +556,7 @@ class ProviderDocumentEmbedder(CacheOption, FallbackOption, ProviderComponentBas
                     return batch, exc
 
         cancelled = 0
-        with self._bar(plan) as bar:
+        with self._bar(plan) as bar, track_retries(plan.sent):
             tasks = [asyncio.create_task(one(b)) for b in range(len(plan.batches))]
             try:
                 for next_done in asyncio.as_completed(tasks):

@@ -12,6 +12,7 @@ from haystack_integrations.common.hayswitch._generation import usage_dict
 from haystack_integrations.common.hayswitch._resilience import CacheOption, FallbackOption
 from hayswitch import InvalidInputError, Provider, RetryPolicy, TextEmbedding
 from hayswitch.cache import CacheNamespace, aembed_text_with_cache, embed_text_with_cache
+from hayswitch.errors import InvalidInputTypeError
 
 __all__ = ["ProviderTextEmbedder", "TextEmbeddingMeta"]
 
@@ -121,7 +122,7 @@ class ProviderTextEmbedder(CacheOption, FallbackOption, ProviderComponentBase):
     def _text(self, text: Any) -> str:
         if not isinstance(text, str):
             hint = " Use ProviderDocumentEmbedder to embed Documents." if isinstance(text, list | tuple) else ""
-            raise InvalidInputError(f"ProviderTextEmbedder.run() takes a string, got {type(text).__name__}.{hint}")
+            raise InvalidInputTypeError(f"ProviderTextEmbedder.run() takes a string, got {type(text).__name__}.{hint}")
         if not text.strip():
             raise InvalidInputError("ProviderTextEmbedder: the text is empty; pass a non-empty query.")
         return self.prefix + text + self.suffix

@@ -1,31 +1,50 @@
-"""gradient-haystack 0.4.0's ``GradientDocumentEmbedder`` at its original import path, rebuilt on hayswitch's
-``ProviderDocumentEmbedder`` (see :mod:`hayswitch_gradient._compat` for what changed)."""
+"""gradient-haystack 0.4.0's ``GradientDocumentEmbedder`` at its original import path, on the
+``gradient`` hayswitch provider (see :mod:`hayswitch_gradient._compat` and ``docs/migration.md``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, ClassVar
 
-from haystack import component, default_to_dict
+from haystack import Document, component, default_to_dict
 from haystack.utils import Secret as HaystackSecret
+from tqdm import tqdm
 
-from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
-from hayswitch_gradient._compat import PROVIDER, SecretInput, from_dict_with_secrets, gradient_settings, secret_params
+from haystack_integrations.common.hayswitch._base import Capability, ModelSetting
+from hayswitch.errors import InvalidInputError, InvalidInputTypeError
+from hayswitch.provider import Provider
+from hayswitch.types import EmbeddingResult
+from hayswitch_gradient._compat import GradientDropIn, SecretInput, call_without_retrying_malformed, sdk_attribute
 
 __all__ = ["GradientDocumentEmbedder"]
 
 
 @component
-class GradientDocumentEmbedder(ProviderDocumentEmbedder):
-    """gradient-haystack 0.4.0's ``GradientDocumentEmbedder``, on ``ProviderDocumentEmbedder``.
+class GradientDocumentEmbedder(GradientDropIn):
+    """Computes Document embeddings with the Gradient API; each Document's ``embedding`` is set.
+
+    gradient-haystack 0.4.0's component, with its parameters, output and errors, on hayswitch's
+    ``gradient`` provider. The Documents passed in are the ones returned, with their embeddings
+    set (as in 0.4.0).
 
     ```python
-    from haystack import Document
-    from hayswitch_gradient import GradientDocumentEmbedder
+    from haystack import Document, Pipeline
+    from haystack.components.writers import DocumentWriter
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack_integrations.components.embedders.gradient import GradientDocumentEmbedder
 
-    embedder = GradientDocumentEmbedder()  # GRADIENT_ACCESS_TOKEN / GRADIENT_WORKSPACE_ID at warm-up
-    docs = embedder.run([Document(content="Gradient has an embeddings endpoint.")])["documents"]
+    # GRADIENT_ACCESS_TOKEN and GRADIENT_WORKSPACE_ID must be set (read here, as in 0.4.0)
+    p = Pipeline()
+    p.add_component(instance=GradientDocumentEmbedder(), name="document_embedder")
+    p.add_component(instance=DocumentWriter(document_store=InMemoryDocumentStore()), name="document_writer")
+    p.connect("document_embedder", "document_writer")
+    p.run({"document_embedder": {"documents": [Document(content="Gradient has an embeddings endpoint.")]}})
     ```
     """
+
+    _model_setting: ClassVar[ModelSetting] = "embedding_model_setting"
+    _capability: ClassVar[Capability] = "embeddings"
+    _embedding_model = sdk_attribute("gradientai EmbeddingsModel")
 
     def __init__(
         self,
@@ -37,32 +56,27 @@ class GradientDocumentEmbedder(ProviderDocumentEmbedder):
         host: str | None = None,
         progress_bar: bool = True,
     ) -> None:
-        """Create the embedder. No secret is resolved and no request is sent here.
+        """Create a GradientDocumentEmbedder component. Secrets are resolved here; no request is sent.
 
         :param model: the embeddings model slug (Gradient has ``bge-large``, 1024-d).
-        :param batch_size: documents per request, capped at the API's 256 (honoured with or
-            without a progress bar).
+        :param batch_size: with the progress bar, the number of documents per progress step; each
+            step is sent in requests of at most 256 documents (the API's limit), as in 0.4.0.
         :param access_token: the Gradient access token (default: env ``GRADIENT_ACCESS_TOKEN``).
-        :param workspace_id: the workspace id (default: env ``GRADIENT_WORKSPACE_ID``).
-        :param host: the API URL including ``/api`` (default: env ``GRADIENT_API_URL`` or the SDK default).
-        :param progress_bar: show a progress bar over the documents.
+        :param workspace_id: the Gradient workspace id (default: env ``GRADIENT_WORKSPACE_ID``).
+        :param host: the API URL including ``/api`` (default: env ``GRADIENT_API_URL`` or
+            ``https://api.gradient.ai/api``).
+        :param progress_bar: show a progress bar while embedding.
+        :raises ValueError: if ``access_token`` or ``workspace_id`` cannot be resolved.
         """
-        owner = type(self).__name__
-        # Explicit base calls: @component rebuilds the class, so zero-argument super() cannot be used.
-        ProviderDocumentEmbedder.__init__(
-            self,
-            provider=PROVIDER,
-            settings=gradient_settings(owner, access_token, workspace_id, host),
-            model=model,
-            batch_size=batch_size,
-            progress_bar=progress_bar,
-        )
-        self.host = host
+        self.batch_size = batch_size
+        self.progress_bar = progress_bar
+        self._init_gradient(access_token=access_token, workspace_id=workspace_id, host=host, settings={})
+        self.model = model
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialise with gradient-haystack's parameters (secrets as env-var references).
+        """Serialise the component as 0.4.0 did.
 
-        :raises ConfigurationError: if a secret is a literal token.
+        :raises ValueError: if a secret is a token (it would be written to disk).
         """
         return default_to_dict(
             self,
@@ -70,14 +84,98 @@ class GradientDocumentEmbedder(ProviderDocumentEmbedder):
             batch_size=self.batch_size,
             host=self.host,
             progress_bar=self.progress_bar,
-            **secret_params(self.settings, type(self).__name__),
+            **self._secret_params(),
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradientDocumentEmbedder:
-        """Deserialise the component (also reads gradient-haystack 0.4.0 dicts).
+        """Deserialise the component (reads the dicts of 0.4.0 and of this class).
 
         :param data: the dict from :meth:`to_dict`.
         :returns: the component.
         """
-        return from_dict_with_secrets(cls, data)
+        return cls._from_dict(data)
+
+    def _request_batches(self, count: int, max_batch: int) -> list[range]:
+        """Which documents go in each request: exactly 0.4.0's requests. With the progress bar,
+        steps of ``batch_size`` documents; without it, one step of all; the SDK then split each step
+        into requests of at most 256 documents."""
+        if not self.progress_bar:
+            steps = [range(count)]
+        else:
+            size = self.batch_size
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise InvalidInputTypeError(f"GradientDocumentEmbedder: batch_size must be an int, got {size!r}.")
+            if size < 1:
+                raise InvalidInputError(f"GradientDocumentEmbedder: batch_size must be positive, got {size}.")
+            steps = [range(start, min(start + size, count)) for start in range(0, count, size)]
+        return [
+            range(start, min(start + max_batch, step.stop))
+            for step in steps
+            for start in range(step.start, step.stop, max_batch)
+        ]
+
+    def _embed_batch(self, provider: Provider, texts: list[str]) -> EmbeddingResult:
+        # The provider's own batch path (count, dimension and finite values checked), retried as the
+        # provider's policy says -- except for a malformed response, raised at once.
+        return call_without_retrying_malformed(provider, lambda: provider._checked_embed(texts, "document"))
+
+    def _embed_all(self, provider: Provider, texts: list[str]) -> list[list[float]]:
+        batches = self._request_batches(len(texts), provider.capabilities.max_batch_size)
+        vectors: list[list[float] | None] = [None] * len(texts)
+        concurrency = max(1, min(provider.capabilities.max_concurrency, len(batches)))
+        with (
+            tqdm(total=len(texts), disable=not self.progress_bar, desc="Calculating embeddings", unit="doc") as bar,
+            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="gradient-embed") as pool,
+        ):
+            futures: dict[Future[EmbeddingResult], range] = {
+                pool.submit(self._embed_batch, provider, texts[b.start : b.stop]): b for b in batches
+            }
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        batch = futures[future]
+                        result = future.result()  # the first failure propagates, as in 0.4.0
+                        vectors[batch.start : batch.stop] = result.vectors
+                        bar.update(len(batch))
+            finally:
+                for future in pending:
+                    future.cancel()
+        return vectors  # type: ignore[return-value]
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        """Embed a list of Documents. The embedding of each Document is stored in its ``embedding``
+        field; the same Documents are returned.
+
+        :param documents: the Documents to embed.
+        :returns: ``{"documents": documents}``.
+        :raises TypeError: if ``documents`` is not a list of Documents.
+        :raises RuntimeError: if ``warm_up()`` was not called, or the API answered without the
+            embeddings.
+        :raises ValueError: for a Document whose content is None or empty (before any request).
+        :raises ProviderError: if the API fails (after the provider's retries of rate limits, 5xx,
+            timeouts and connection errors).
+        """
+        if not isinstance(documents, list) or (documents and any(not isinstance(d, Document) for d in documents)):
+            raise InvalidInputTypeError(
+                "GradientDocumentEmbedder expects a list of Documents as input. "
+                "In case you want to embed a list of strings, please use the GradientTextEmbedder."
+            )
+        provider = self._warmed_provider()
+        if not documents:
+            return {"documents": documents}
+        empty = [d.id for d in documents if not isinstance(d.content, str) or not d.content]
+        if empty:
+            shown = ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else "")
+            raise InvalidInputError(
+                f"GradientDocumentEmbedder: {len(empty)} Document(s) have no content and the Gradient API cannot "
+                f"embed them (nothing was sent): {shown}. Drop them before embedding (e.g. DocumentCleaner)."
+            )
+        vectors = self._embed_all(provider, [d.content for d in documents])  # type: ignore[misc]
+        for doc, vector in zip(documents, vectors, strict=True):
+            # In place, as 0.4.0 did (bypassing Haystack's in-place mutation warning on purpose).
+            object.__setattr__(doc, "embedding", vector)
+        return {"documents": documents}
