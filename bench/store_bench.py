@@ -192,6 +192,7 @@ print(json.dumps({"p50_ms": round(statistics.median(times), 1), "p95_ms": round(
 def bench_chroma(corpus: Path, work: Path, files: int) -> dict[str, Any]:
     base, env = cli(os.pathsep.join(str(ROOT / p) for p in ("core/src",)))
     store = str(work / "store")
+    shutil.rmtree(store, ignore_errors=True)  # (a reused --work folder: index from scratch)
     result: dict[str, Any] = {}
     print("hayswitch (Chroma store): index ...", flush=True)
     idx = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
@@ -226,6 +227,7 @@ def bench_json(corpus: Path, work: Path, ref: str) -> dict[str, Any]:
     try:
         base, env = cli(str(tree / "core" / "src"))
         store = str(work / "store.json")
+        Path(store).unlink(missing_ok=True)
         result: dict[str, Any] = {"ref": ref}
         print(f"hayswitch at {ref} (JSON store): index ...", flush=True)
         idx = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
@@ -259,7 +261,13 @@ def main() -> None:
         corpus = work / "corpus"
         print(f"generating {args.passages:,} passages ...", flush=True)
         started = time.perf_counter()
-        files = generate(corpus, args.passages)
+        marker = corpus / ".generated"
+        if marker.is_file() and marker.read_text() == str(args.passages):
+            files = (args.passages + PER_FILE - 1) // PER_FILE  # (--work reused: same corpus)
+        else:
+            shutil.rmtree(corpus, ignore_errors=True)
+            files = generate(corpus, args.passages)
+            marker.write_text(str(args.passages))
         print(f"  {files:,} files in {time.perf_counter() - started:.1f}s", flush=True)
         results: dict[str, Any] = {
             "passages": args.passages,

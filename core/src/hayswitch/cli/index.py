@@ -172,6 +172,8 @@ def index_paths(
     if instance is None:  # pragma: no cover - warm_up() either sets it or raises
         raise InvalidInputError("The document embedder has no provider after warm-up.")
 
+    concurrency = getattr(instance.capabilities, "max_concurrency", 1) or 1
+    round_size = batch_size * max(1, int(concurrency))
     created = location.path is not None and not location.path.exists()
     committed = False
     try:
@@ -221,14 +223,19 @@ def index_paths(
                 if not ready:
                     return
                 documents = [doc for _, docs in ready for doc in docs]
-                result = embedder.run(documents=documents)
-                embedded: list[Document] = result["documents"]
-                meta = result["meta"]
+                # One round of concurrent requests per embedder call: Ctrl-C then waits at most for
+                # the requests already in flight, not for the rest of the group.
+                embedded: list[Document] = []
+                meta: dict[str, Any] = {}
+                for start in range(0, len(documents), round_size):
+                    result = embedder.run(documents=documents[start : start + round_size])
+                    embedded.extend(result["documents"])
+                    meta = result["meta"]
+                    report.cache_hits += int(meta.get("cache", {}).get("hits", 0))
                 dimension = meta.get("dimension") or (len(embedded[0].embedding or []) if embedded else None)
                 new_space = {"provider": meta.get("provider"), "model": meta.get("model"), "dimension": dimension}
                 check_embedding_space(space, new_space, location.spec, splitter=SPLITTER)
                 report.embedded += len(embedded)
-                report.cache_hits += int(meta.get("cache", {}).get("hits", 0))
                 by_key: dict[str, list[Document]] = {}
                 for doc in embedded:
                     by_key.setdefault(str(doc.meta["file_key"]), []).append(doc)
