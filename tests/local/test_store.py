@@ -202,6 +202,14 @@ def test_a_folder_whose_files_were_all_deleted_is_emptied(corpus: Path, tmp_path
     assert not any("custom provider" in t for t in _texts(store))
 
 
+def test_the_json_index_of_an_older_hayswitch_is_pointed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".hayswitch").mkdir()
+    (tmp_path / ".hayswitch" / "store.json").write_text('{"format": "hayswitch-index", "version": 1}')
+    result = hs("ask", "hello?", "--provider", "fake")
+    assert_clean_failure(result, 3, "There is no store at .hayswitch/store", "older hayswitch", "re-index")
+
+
 # --------------------------------------------------------------------------- fault: symlinks, modes
 
 

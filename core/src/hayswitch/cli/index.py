@@ -232,6 +232,7 @@ def index_paths(
                     embedded.extend(result["documents"])
                     meta = result["meta"]
                     report.cache_hits += int(meta.get("cache", {}).get("hits", 0))
+                    bar.set_postfix_str(f"{report.embedded + len(embedded):,} passages embedded", refresh=True)
                 dimension = meta.get("dimension") or (len(embedded[0].embedding or []) if embedded else None)
                 new_space = {"provider": meta.get("provider"), "model": meta.get("model"), "dimension": dimension}
                 check_embedding_space(space, new_space, location.spec, splitter=SPLITTER)

@@ -372,8 +372,14 @@ class PassageStore:
         :raises StoreError: the store cannot be read.
         """
         if not location.exists():
+            old = location.path.with_name(location.path.name + ".json") if location.path is not None else None
+            hint = (
+                f" ({old} is an index of an older hayswitch, which is no longer read: re-index your files.)"
+                if old is not None and old.is_file()
+                else ""
+            )
             raise StoreNotFoundError(
-                f"There is no store at {location}. Build one first: hayswitch index <folder> --store {location}"
+                f"There is no store at {location}. Build one first: hayswitch index <folder> --store {location}{hint}"
             )
         client = make_client(location)
         try:
