@@ -5,6 +5,7 @@ and a real ``chroma run`` server.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -300,8 +301,7 @@ def test_ask_json_never_prints_nan(corpus: Path, tmp_path: Path, monkeypatch: py
 
     def nan_scores(*args: Any, **kwargs: Any) -> Any:
         retrieval = real(*args, **kwargs)
-        for doc in retrieval.documents:
-            doc.score = math.nan
+        retrieval.documents = [dataclasses.replace(doc, score=math.nan) for doc in retrieval.documents]
         retrieval.sources = [ask._source(d) for d in retrieval.documents]
         return retrieval
 
