@@ -64,8 +64,8 @@ test-fast: install
 demo: install
 	@$(BIN)/python -c "import hayswitch; hayswitch.get_provider_class('local')" 2>/dev/null || \
 	  { echo "make demo needs the 'local' provider (providers/local), which is not installed yet." >&2; exit 1; }
-	$(BIN)/hayswitch index docs/ --exclude api --store .hayswitch/demo-store.json
-	$(BIN)/hayswitch ask "What are the steps for creating a custom provider?" --store .hayswitch/demo-store.json
+	$(BIN)/hayswitch index docs/ --exclude api --store .hayswitch/demo-store
+	$(BIN)/hayswitch ask "What are the steps for creating a custom provider?" --store .hayswitch/demo-store
 
 # Re-record cassettes (never in CI). Example: make record PROVIDER=gradient
 record: install

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -71,27 +72,43 @@ def index(corpus: Path, store: Path, *extra: str) -> Result:
     return hs("index", corpus, "--store", store, "--provider", "fake", "--quiet", *extra)
 
 
+def contents(store: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The store's recorded space, its file manifest (by file name) and its passages."""
+    from hayswitch.cli.store import PassageStore, StoreLocation
+
+    opened = PassageStore.open(StoreLocation.parse(store))
+    files = {Path(key).name: rec for key, rec in opened.manifest().items()}
+    got = opened.passages.get(include=["documents", "metadatas", "embeddings"])
+    docs = [
+        {"id": i, "content": c, "meta": m, "embedding": list(e)}
+        for i, c, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+    ]
+    return opened.space() or {}, files, docs
+
+
 # --------------------------------------------------------------------------- index
 
 
 def test_index_then_ask_with_sources(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
-    store = tmp_path / "idx" / "store.json"
+    store = tmp_path / "idx" / "store"
     result = index(corpus, store)
     assert result.exit_code == 0, result.output
     assert "Indexed 3 file(s)" in result.stdout
     assert "3 new, 0 changed, 0 unchanged, 0 removed" in result.stdout
-    data = json.loads(store.read_text())
-    assert data["format"] == "hayswitch-index"
-    assert data["version"] == 1
-    assert data["embedding"] == {"provider": "fake", "model": "fake-embed", "dimension": 64}
-    files = {v["path"].split("/")[-1]: v for v in data["files"].values()}
+    assert (store / "chroma.sqlite3").is_file()
+    space, files, docs = contents(store)
+    assert {k: space[k] for k in ("provider", "model", "dimension")} == {
+        "provider": "fake",
+        "model": "fake-embed",
+        "dimension": 64,
+    }
+    assert space["splitter"]["split_length"] == 80
     assert set(files) == {"providers.md", "install.txt", "long.md"}
-    assert files["long.md"]["passages"] >= 3
-    assert len(embedded_texts) == len(data["documents"]) == sum(f["passages"] for f in files.values())
-    for doc in data["documents"]:
+    assert files["long.md"].passages >= 3
+    assert len(embedded_texts) == len(docs) == sum(f.passages for f in files.values())
+    for doc in docs:
         assert doc["meta"]["file_path"].endswith((".md", ".txt"))
         assert doc["meta"]["passage"] >= 1
-        assert doc["meta"]["embedding_provider"] == "fake"
         assert len(doc["embedding"]) == 64
 
     answer = hs("ask", "How do I create a custom provider?", "--store", store, "--provider", "fake")
@@ -106,22 +123,22 @@ def test_index_then_ask_with_sources(corpus: Path, tmp_path: Path, embedded_text
 
 
 def test_reindex_unchanged_embeds_nothing(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     first = len(embedded_texts)
-    before = store.read_text()
+    before = contents(store)
     again = index(corpus, store)
     assert again.exit_code == 0, again.output
     assert len(embedded_texts) == first, "an unchanged corpus must not be re-embedded"
     assert "0 new, 0 changed, 3 unchanged, 0 removed" in again.stdout
     assert "0 embedded now" in again.stdout
-    assert json.loads(store.read_text())["documents"] == json.loads(before)["documents"]
+    assert contents(store) == before
 
 
 def test_reindex_changed_and_deleted_files(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
-    long_passages = sum(1 for d in json.loads(store.read_text())["documents"] if "long.md" in d["meta"]["file_path"])
+    long_passages = contents(store)[1]["long.md"].passages
     embedded_texts.clear()
 
     (corpus / "install.txt").write_text("Install hayswitch with pip install hayswitch-local.\n")
@@ -131,16 +148,16 @@ def test_reindex_changed_and_deleted_files(corpus: Path, tmp_path: Path, embedde
     # The heading trail (here the file name) is embedded along with the passage text.
     assert embedded_texts == ["install\nInstall hayswitch with pip install hayswitch-local."]
     assert "0 new, 1 changed, 1 unchanged, 1 removed" in result.stdout
-    data = json.loads(store.read_text())
-    paths = {d["meta"]["file_path"].split("/")[-1] for d in data["documents"]}
-    assert paths == {"providers.md", "install.txt"}
-    assert f"{long_passages} removed" in result.stdout or "removed" in result.stdout
-    assert any("pip install hayswitch-local" in d["content"] for d in data["documents"])
-    assert not any("make install" in d["content"] for d in data["documents"])
+    assert f"{long_passages} removed" in result.stdout
+    _, files, docs = contents(store)
+    assert set(files) == {"providers.md", "install.txt"}
+    assert {Path(d["meta"]["file_path"]).name for d in docs} == {"providers.md", "install.txt"}
+    assert any("pip install hayswitch-local" in d["content"] for d in docs)
+    assert not any("make install" in d["content"] for d in docs)
 
 
 def test_new_file_is_added_incrementally(corpus: Path, tmp_path: Path, embedded_texts: list[str]) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     embedded_texts.clear()
     (corpus / "guides" / "faq.md").write_text("Questions and answers about hayswitch.")
@@ -151,19 +168,19 @@ def test_new_file_is_added_incrementally(corpus: Path, tmp_path: Path, embedded_
 
 
 def test_exclude_leaves_out_folders_and_globs_and_drops_them_from_an_index(corpus: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     result = index(corpus, store, "--exclude", "guides", "-x", "*.txt")
     assert result.exit_code == 0, result.output
     assert "0 new, 0 changed, 1 unchanged, 2 removed" in result.stdout
-    files = {Path(k).name for k in json.loads(store.read_text())["files"]}
-    assert files == {"long.md"}
+    assert set(contents(store)[1]) == {"long.md"}
 
 
 def test_default_store_location(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert hs("index", corpus, "--provider", "fake", "-q").exit_code == 0
-    assert (tmp_path / ".hayswitch" / "store.json").is_file()
+    assert (tmp_path / ".hayswitch" / "store" / "chroma.sqlite3").is_file()
+    assert (tmp_path / ".hayswitch" / "cache.sqlite").is_file()
     assert hs("ask", "what is it?", "--provider", "fake").exit_code == 0
 
 
@@ -171,7 +188,7 @@ def test_binary_and_non_utf8_files_are_skipped_with_a_warning(corpus: Path, tmp_
     (corpus / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
     (corpus / "empty.md").write_text("   \n")
-    result = index(corpus, tmp_path / "store.json")
+    result = index(corpus, tmp_path / "store")
     assert result.exit_code == 0, result.output
     assert "image.md: skipped, it looks like a binary file" in result.stderr
     assert "latin1.txt: skipped, it is not valid UTF-8" in result.stderr
@@ -184,15 +201,16 @@ def test_binary_and_non_utf8_files_are_skipped_with_a_warning(corpus: Path, tmp_
 
 
 def test_missing_path_fails_cleanly(tmp_path: Path) -> None:
-    result = index(tmp_path / "nope", tmp_path / "store.json")
+    result = index(tmp_path / "nope", tmp_path / "store")
     assert_clean_failure(result, 3, "does not exist")
-    assert not (tmp_path / "store.json").exists()
+    assert not (tmp_path / "store").exists()
 
 
 def test_empty_folder_fails_cleanly(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    result = index(tmp_path / "empty", tmp_path / "store.json")
-    assert_clean_failure(result, 3, "No .md or .txt files found")
+    result = index(tmp_path / "empty", tmp_path / "store")
+    assert_clean_failure(result, 3, "No supported files", ".md, .markdown, .txt, .pdf, .html")
+    assert not (tmp_path / "store").exists()
 
 
 def test_only_unreadable_files_fails_cleanly(tmp_path: Path) -> None:
@@ -200,69 +218,81 @@ def test_only_unreadable_files_fails_cleanly(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "a.md").write_bytes(b"\x00\x01\x02")
     (folder / "b.txt").write_bytes(b"\xff\xfe\xfa")
-    result = index(folder, tmp_path / "store.json")
+    result = index(folder, tmp_path / "store")
     assert_clean_failure(result, 3, "a.md: skipped", "b.txt: skipped", "nothing to index")
-    assert not (tmp_path / "store.json").exists()
+    assert not (tmp_path / "store").exists()
 
 
 def test_unsupported_file_argument_is_reported(corpus: Path, tmp_path: Path) -> None:
-    result = index(corpus / "notes.rst", tmp_path / "store.json")
-    assert_clean_failure(result, 3, "only .md", "No .md or .txt files found")
+    result = index(corpus / "notes.rst", tmp_path / "store")
+    assert_clean_failure(result, 3, "only .md", "No supported files")
+
+
+def _corrupt(store: Path) -> bytes:
+    """Overwrite an embedded store's database with garbage; returns the bytes written."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # forget the open database, as a new process would
+    garbage = b"this is not an SQLite database" * 100
+    (store / "chroma.sqlite3").write_bytes(garbage)
+    return garbage
 
 
 def test_corrupt_store_is_never_overwritten(corpus: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.json"
-    store.write_text('{"format": "hayswitch-index", "version": 1, "documents": [')
-    before = store.read_bytes()
+    store = tmp_path / "store"
+    assert index(corpus, store).exit_code == 0
+    garbage = _corrupt(store)
     result = index(corpus, store)
-    assert_clean_failure(result, 3, "corrupt", "--rebuild")
-    assert store.read_bytes() == before
-    assert_clean_failure(hs("ask", "hello?", "--store", store, "--provider", "fake"), 3, "corrupt")
-    assert store.read_bytes() == before
+    assert_clean_failure(result, 3, "Cannot open the store", "--rebuild")
+    assert (store / "chroma.sqlite3").read_bytes() == garbage
+    assert_clean_failure(hs("ask", "hello?", "--store", store, "--provider", "fake"), 3, "Cannot open the store")
+    assert (store / "chroma.sqlite3").read_bytes() == garbage
     rebuilt = index(corpus, store, "--rebuild")
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert json.loads(store.read_text())["format"] == "hayswitch-index"
+    assert "3 new" in rebuilt.stdout
+    assert set(contents(store)[1]) == {"providers.md", "install.txt", "long.md"}
 
 
-@pytest.mark.parametrize(
-    ("content", "fragment"),
-    [
-        ('{"some": "other json"}', "not a hayswitch index"),
-        ('{"format": "hayswitch-index", "version": 99, "files": {}, "documents": []}', "version 99"),
-        ('{"format": "hayswitch-index", "version": 1, "files": {}, "documents": [{"content": "x"}]}', "corrupt"),
-        ("\x00\x01binary", "corrupt"),
-    ],
-)
-def test_unreadable_store_variants(tmp_path: Path, content: str, fragment: str) -> None:
-    store = tmp_path / "store.json"
-    store.write_text(content)
-    assert_clean_failure(hs("ask", "hello?", "--store", store, "--provider", "fake"), 3, fragment)
+def test_old_json_index_and_foreign_databases_are_refused_cleanly(tmp_path: Path, corpus: Path) -> None:
+    old = tmp_path / "store.json"
+    old.write_text('{"format": "hayswitch-index", "version": 1, "files": {}, "documents": []}')
+    for args in (("ask", "hello?", "--store", old, "--provider", "fake"), ("index", corpus, "--store", old)):
+        assert_clean_failure(hs(*args), 3, "is a file", "older hayswitch", "--store")
+    assert old.read_text().startswith('{"format"')
+
+    import chromadb
+    from chromadb.config import Settings
+
+    foreign = tmp_path / "foreign"
+    chromadb.PersistentClient(path=str(foreign), settings=Settings(anonymized_telemetry=False)).create_collection(
+        "someone-elses"
+    )
+    assert_clean_failure(hs("ask", "hello?", "--store", foreign, "--provider", "fake"), 3, "not a hayswitch store")
+    assert_clean_failure(index(corpus, foreign), 3, "not a hayswitch store", "--rebuild")
 
 
 def test_store_that_cannot_be_written_fails_cleanly(corpus: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
-    # (--no-cache: the embedding cache next to the index would be the first thing to fail.)
-    assert_clean_failure(index(corpus, blocker / "store.json", "--no-cache"), 3, "Cannot write the index")
-    folder = tmp_path / "folder.json"
-    folder.mkdir()
-    assert_clean_failure(index(corpus, folder, "--rebuild", "--no-cache"), 3, "Cannot write the index")
+    # (--no-cache: the embedding cache next to the store would be the first thing to fail.)
+    assert_clean_failure(index(corpus, blocker / "store", "--no-cache"), 3, "Cannot create the store folder")
+    assert_clean_failure(index(corpus, blocker, "--rebuild", "--no-cache"), 3, "is a file")
 
 
 def test_ask_without_index_fails_cleanly(tmp_path: Path) -> None:
-    result = hs("ask", "hello?", "--store", tmp_path / "missing.json", "--provider", "fake")
-    assert_clean_failure(result, 3, "no index", "hayswitch index")
+    result = hs("ask", "hello?", "--store", tmp_path / "missing", "--provider", "fake")
+    assert_clean_failure(result, 3, "no store", "hayswitch index")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n"])
 def test_empty_question_fails_cleanly(corpus: Path, tmp_path: Path, question: str) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     assert_clean_failure(hs("ask", question, "--store", store, "--provider", "fake"), 3, "question is empty")
 
 
 def test_conflicting_options_fail_cleanly(corpus: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     assert_clean_failure(hs("ask", "q?", "--store", store, "--stream", "--json", "--provider", "fake"), 3, "--stream")
     assert_clean_failure(hs("ask", "q?", "--store", store, "--provider", "fake", "--profile", "x"), 3, "either")
@@ -272,7 +302,7 @@ def test_conflicting_options_fail_cleanly(corpus: Path, tmp_path: Path) -> None:
 def test_asking_with_another_embedding_model_is_refused(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     monkeypatch.setenv("HAYSWITCH_FAKE__EMBEDDING_MODEL", "fake-embed-v2")
     result = hs("ask", "How do I install it?", "--store", store, "--provider", "fake")
@@ -284,14 +314,14 @@ def test_asking_with_another_embedding_model_is_refused(
 
 
 def test_asking_with_another_provider_is_refused(corpus: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     result = hs("ask", "How do I install it?", "--store", store, "--provider", "local")
     assert_clean_failure(result, 2, "provider 'fake'", "provider 'local'", "--provider fake")
 
 
 def test_ask_json_output(corpus: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     result = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake", "--json", "-k", "2")
     assert result.exit_code == 0, result.output
@@ -309,7 +339,7 @@ def test_ask_json_output(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_ask_stream_prints_the_answer(corpus: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
     streamed = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake", "--stream")
     plain = hs("ask", "How do I install hayswitch?", "--store", store, "--provider", "fake")
@@ -335,7 +365,7 @@ def test_ask_says_so_when_the_documents_do_not_hold_the_answer(corpus: Path, tmp
 
 def test_provider_chosen_through_the_environment(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAYSWITCH_PROVIDER", "fake")
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     result = hs("index", corpus, "--store", store, "-q")
     assert result.exit_code == 0, result.output
     assert "embeddings: fake / fake-embed" in result.stdout
@@ -353,7 +383,7 @@ def test_providers_command_still_works() -> None:
 
 @pytest.mark.slow
 def test_index_and_ask_with_the_local_models(corpus: Path, tmp_path: Path, local_provider: object) -> None:
-    store = tmp_path / "store.json"
+    store = tmp_path / "store"
     result = hs("index", corpus, "--store", store, "-q")
     assert result.exit_code == 0, result.output
     assert "local / sentence-transformers/all-MiniLM-L6-v2, 384-d" in result.stdout
@@ -367,17 +397,19 @@ def test_index_and_ask_with_the_local_models(corpus: Path, tmp_path: Path, local
     assert 0 < payload["usage"]["completion_tokens"] <= 24
 
 
-def test_markdown_is_cut_at_headings_outside_code_fences() -> None:
-    from hayswitch.cli.store import CorpusFile, markdown_sections, split_text
+def test_markdown_is_cut_at_headings_outside_code_fences(tmp_path: Path) -> None:
+    from hayswitch.cli.ingest import build_preprocessing_pipeline, read_file, split_files
 
     text = (
         "Intro line.\n# Guide\nGuide text.\n## Step 1\nDo this.\n```bash\n# not a heading\necho hi\n```\n"
         "## Step 2\nThen that.\n# Other\n\n"
     )
-    sections = markdown_sections(text, "file")
-    assert [h for h, _ in sections] == ["file", "Guide", "Guide > Step 1", "Guide > Step 2"]
-    assert "# not a heading" in sections[2][1]
-    passages = split_text(CorpusFile(key="/k/guide.md", path="guide.md", text=text, sha256="0"))
+    (tmp_path / "guide.md").write_text(text)
+    read = read_file(tmp_path / "guide.md")
+    assert not isinstance(read, str)
+    passages = split_files(build_preprocessing_pipeline(), [read])[read.key]
     assert [p.meta["passage"] for p in passages] == [1, 2, 3, 4]
-    assert passages[2].meta["heading"] == "Guide > Step 1"
-    assert passages[2].meta["file_path"] == "guide.md"
+    assert [p.meta["heading"] for p in passages] == ["guide", "Guide", "Guide > Step 1", "Guide > Step 2"]
+    assert "# not a heading" in (passages[2].content or "")
+    assert passages[2].meta["file_path"] == read.path
+    assert passages[2].meta["file_sha256"] == read.sha256

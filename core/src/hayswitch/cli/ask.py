@@ -12,8 +12,11 @@ against them, or "not found").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,6 +26,10 @@ from typing import Any
 import typer
 
 from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors
+
+# Haystack sends usage telemetry when a pipeline runs; these commands run offline unless the user
+# opted in explicitly (the Chroma client is created with anonymized_telemetry=False as well).
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_TOP_K", "Answer", "answer_question", "build_rag_pipeline", "register"]
 
@@ -85,10 +92,88 @@ def build_rag_pipeline(
     return pipeline
 
 
+@dataclass
+class Retrieval:
+    """The outcome of :func:`retrieve_passages`: the closest passages, best first, with their
+    cosine similarity in ``score`` (None where the store held an unusable vector), and the
+    sources as shown to users."""
+
+    documents: list[Any]
+    sources: list[dict[str, Any]]
+    embedding: dict[str, Any]
+    seconds: float = 0.0
+
+
+def _source(doc: Any) -> dict[str, Any]:
+    score = doc.score if isinstance(doc.score, (int, float)) and math.isfinite(doc.score) else None
+    source: dict[str, Any] = {
+        "file": doc.meta.get("file_path"),
+        "passage": doc.meta.get("passage"),
+        "score": round(float(score), 4) if score is not None else None,
+    }
+    if doc.meta.get("page_number") is not None:
+        source["page"] = doc.meta["page_number"]
+    return source
+
+
+def retrieve_passages(
+    question: str,
+    *,
+    store_path: Path | str,
+    provider: str | None = None,
+    profile: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+) -> Retrieval:
+    """Embed ``question`` and fetch the ``top_k`` closest passages from the store (retrieval only,
+    no generation).
+
+    The store is opened and its embedding space checked before the question is embedded; the
+    search runs through Haystack's ``ChromaEmbeddingRetriever``.
+
+    :raises InvalidInputError: missing, unreadable or empty store.
+    :raises EmbeddingMismatchError: the configured embedder is not the one the store was built with.
+    """
+    from haystack_integrations.components.embedders.hayswitch import ProviderTextEmbedder
+    from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
+    from hayswitch.cli.store import PassageStore, StoreError, StoreLocation, check_embedding_space
+
+    started = time.perf_counter()
+    location = StoreLocation.parse(store_path)
+    store = PassageStore.open(location)
+    space = store.space()
+    if space is None or store.count() == 0:
+        raise StoreError(f"The store {location} holds no passages. Index some files first: hayswitch index <folder>")
+    text_embedder = ProviderTextEmbedder(provider=provider, profile=profile)
+    text_embedder.warm_up()
+    instance = text_embedder.provider_instance
+    if instance is None:  # pragma: no cover - warm_up() either sets it or raises
+        raise StoreError("The text embedder has no provider after warm-up.")
+    try:
+        current = dict(instance.embedding_space())
+        check_embedding_space(space, current, location.spec)
+        embedding = text_embedder.run(text=question)["embedding"]
+    finally:
+        text_embedder.close()
+    # A provider may learn its dimension from its first response: check it now, before searching.
+    check_embedding_space(space, {**current, "dimension": len(embedding)}, location.spec)
+    retriever = ChromaEmbeddingRetriever(document_store=store.haystack_store(), top_k=top_k)
+    # (chroma-haystack warns that the collection exists with other metadata: ours records the
+    # embedding space there, which the retriever does not need.)
+    logging.getLogger("haystack_integrations.document_stores.chroma").setLevel(logging.ERROR)
+    found = store.call(lambda: retriever.run(query_embedding=embedding)["documents"])
+    documents = [dataclasses.replace(doc, score=store.similarity(doc.score)) for doc in found]
+    return Retrieval(
+        documents=documents,
+        sources=[_source(d) for d in documents],
+        embedding={k: v for k, v in space.items() if k != "splitter"},
+        seconds=time.perf_counter() - started,
+    )
+
+
 def answer_question(
     question: str,
     *,
-    store_path: Path,
+    store_path: Path | str,
     provider: str | None = None,
     profile: str | None = None,
     top_k: int = DEFAULT_TOP_K,
@@ -103,40 +188,16 @@ def answer_question(
     :raises EmbeddingMismatchError: the configured embedder is not the one the index was built with.
     :raises HayswitchError: provider configuration or generation failures.
     """
-    from haystack.document_stores.in_memory import InMemoryDocumentStore
-
     from hayswitch.cli.answer import grounded_answer
-    from hayswitch.cli.store import IndexStore, StoreError, check_embedding_space
     from hayswitch.errors import InvalidInputError
 
     started = time.perf_counter()
     question = question.strip()
     if not question:
         raise InvalidInputError('The question is empty. Ask something, e.g. hayswitch ask "How do I install it?"')
-    store = IndexStore.load(store_path)
-    if not store.documents:
-        raise StoreError(f"The index {store_path} holds no passages. Index some files first: hayswitch index <folder>")
-
-    document_store = InMemoryDocumentStore(embedding_similarity_function="cosine")
-    document_store.write_documents(store.documents)
-    pipeline = build_rag_pipeline(document_store, provider=provider, profile=profile, top_k=top_k)
-    text_embedder = pipeline.get_component("text_embedder")
-    text_embedder.warm_up()
-    check_embedding_space(store.embedding, text_embedder.provider_instance.embedding_space(), store_path)
-
-    try:
-        result = pipeline.run({"text_embedder": {"text": question}})
-    finally:
-        pipeline.get_component("text_embedder").close()
-    documents = result["retriever"]["documents"]
-    sources = [
-        {
-            "file": doc.meta.get("file_path"),
-            "passage": doc.meta.get("passage"),
-            "score": round(float(doc.score), 4) if doc.score is not None else None,
-        }
-        for doc in documents
-    ]
+    retrieval = retrieve_passages(question, store_path=store_path, provider=provider, profile=profile, top_k=top_k)
+    documents = retrieval.documents
+    sources = retrieval.sources
     grounded = grounded_answer(
         question, documents, provider=provider, profile=profile, max_tokens=max_tokens, on_token=on_token
     )
@@ -168,12 +229,14 @@ def _unwrap_pipeline_error(exc: BaseException) -> BaseException:
 
 def register(app: typer.Typer) -> None:
     """Add ``hayswitch ask`` to ``app``."""
-    default_store = Path(".hayswitch") / "store.json"
+    from hayswitch.cli.store import DEFAULT_STORE
 
     @app.command("ask")
     def ask_command(
         question: str = typer.Argument(..., help="The question, in quotes."),
-        store: Path = typer.Option(default_store, "--store", "-s", help="The index file built by 'hayswitch index'."),
+        store: str = typer.Option(
+            str(DEFAULT_STORE), "--store", "-s", help="The store built by 'hayswitch index' (a folder or a server URL)."
+        ),
         top_k: int = typer.Option(DEFAULT_TOP_K, "--top-k", "-k", min=1, max=50, help="Passages given to the model."),
         provider: str | None = typer.Option(None, "--provider", "-p", help="Provider (default: configured)."),
         profile: str | None = typer.Option(None, "--profile", help="A profile of hayswitch.toml."),
@@ -215,7 +278,7 @@ def register(app: typer.Typer) -> None:
                     raise
                 raise unwrapped from None
         if as_json:
-            typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+            typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
             return
         if stream:
             typer.echo("")
@@ -236,4 +299,5 @@ def register(app: typer.Typer) -> None:
         typer.echo("\nSources:")
         for i, source in enumerate(answer.sources, 1):
             score = f" (score {source['score']:.2f})" if source.get("score") is not None else ""
-            typer.echo(f"  [{i}] {source['file']}, passage {source['passage']}{score}")
+            page = f", page {source['page']}" if source.get("page") is not None else ""
+            typer.echo(f"  [{i}] {source['file']}{page}, passage {source['passage']}{score}")

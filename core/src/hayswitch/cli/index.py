@@ -1,21 +1,31 @@
-"""``hayswitch index``: split text files into passages, embed them, save an index file.
+"""``hayswitch index``: convert and split files into passages with Haystack's components, embed
+them, and commit them to the document store (:mod:`hayswitch.cli.store`).
 
-Incremental: every file's content hash is kept in the index, so a re-run embeds only new and
-changed files, and drops the passages of files that were deleted (or are no longer under the
-indexed folders).
+Incremental: every file's content hash is kept in the store, so a re-run embeds only new and
+changed files, and drops the passages of files that were deleted, emptied, or are no longer under
+the indexed folders.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hayswitch.cli._common import EXIT_INPUT, check_store_location, fail, friendly_errors
+
+if TYPE_CHECKING:
+    from haystack import Document
+
+
+# Haystack sends usage telemetry when a pipeline runs; these commands run offline unless the user
+# opted in explicitly (the Chroma client is created with anonymized_telemetry=False as well).
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 __all__ = ["IndexReport", "index_paths", "register"]
 
@@ -24,7 +34,7 @@ __all__ = ["IndexReport", "index_paths", "register"]
 class IndexReport:
     """What one ``hayswitch index`` run did."""
 
-    store: Path
+    store: str
     files_seen: int = 0
     files_new: int = 0
     files_changed: int = 0
@@ -52,7 +62,7 @@ class IndexReport:
             f"{self.files_removed} removed, {self.files_skipped} skipped",
             f"  passages: {self.passages_added} added, {self.passages_updated} updated, "
             f"{self.passages_removed} removed, {self.passages_unchanged} unchanged "
-            f"({self.passages_total} in the index; {self.embedded} embedded now"
+            f"({self.passages_total} in the store; {self.embedded} embedded now"
             + (f", {self.cache_hits} of them from the embedding cache)" if self.cache_hits else ")"),
         ]
         return "\n".join(lines)
@@ -63,10 +73,18 @@ def _under(key: str, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+GROUP_PASSAGES = 512
+"""Passages embedded and committed together: large enough for few store calls, small enough that a
+commit takes well under a second (Ctrl-C is held back only while one commits) and memory stays
+bounded whatever the size of the corpus."""
+GROUP_FILES = 64
+"""Files converted by one run of the preprocessing pipeline."""
+
+
 def index_paths(
     paths: list[Path],
     *,
-    store_path: Path,
+    store_path: Path | str,
     provider: str | None = None,
     profile: str | None = None,
     batch_size: int | None = None,
@@ -75,39 +93,51 @@ def index_paths(
     on_warning: Callable[[str], None] | None = None,
     cache: bool | Path = True,
     exclude: Sequence[str] = (),
+    lock_timeout: float = -1,
 ) -> IndexReport:
-    """Index ``paths`` into the index file ``store_path`` (the work behind ``hayswitch index``).
+    """Index ``paths`` into the store ``store_path`` (a folder, or a Chroma server URL): the work
+    behind ``hayswitch index``.
 
-    :raises InvalidInputError: missing paths, no readable text file, a corrupt index (without
-        ``rebuild``).
-    :raises EmbeddingMismatchError: the index was built with another embedding provider/model and
-        ``rebuild`` is False.
+    Files are read, split, embedded and committed in groups (:data:`GROUP_PASSAGES`), so memory
+    does not grow with the corpus; each group is committed whole (Ctrl-C waits for the commit), so an
+    interrupted run leaves the store as it was plus whole files. One run writes to a store at a
+    time: a second one waits for the lock (``lock_timeout`` seconds; negative: as long as it takes).
+
+    :raises InvalidInputError: missing paths, nothing to index, a store that cannot be read (without
+        ``rebuild``), a store another run holds longer than ``lock_timeout``.
+    :raises EmbeddingMismatchError: the store was built with another embedding provider, model,
+        dimension or splitter, and ``rebuild`` is False (checked before anything is embedded).
     :raises HayswitchError: provider configuration or embedding failures.
-    :param on_warning: called with each warning (skipped files) as soon as it is known; the
-        warnings are also collected in the report.
+    :param on_warning: called with each warning (skipped files, waiting for the lock) as soon as it
+        is known; the warnings are also collected in the report.
     :param exclude: glob patterns of files or folders to leave out, relative to each folder given
         (``api`` leaves out ``<folder>/api/``); files indexed before and now excluded are removed.
     :param cache: the persistent embedding cache (:mod:`hayswitch.cache`): True (default) for
-        ``cache.sqlite`` next to the index file, a path, or False for none. Passages embedded before
-        with the same provider, model and settings are not sent again, even after ``rebuild``.
+        ``cache.sqlite`` next to an embedded store's folder (``.hayswitch/cache.sqlite`` for a
+        server store), a path, or False for none. Passages embedded before with the same provider,
+        model and settings are not sent again, even after ``rebuild``.
     """
-    from haystack import Document
+    from tqdm import tqdm
 
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
+    from hayswitch.cache import DEFAULT_CACHE_PATH
+    from hayswitch.cli.ingest import MIME_TYPES, SPLITTER, build_preprocessing_pipeline, read_file, split_files
     from hayswitch.cli.store import (
-        SPLITTER,
-        IndexStore,
-        StoreNotFoundError,
+        FileRecord,
+        FileUpdate,
+        PassageStore,
+        StoreLocation,
         check_embedding_space,
         collect_files,
-        read_corpus_file,
-        split_text,
+        display_path,
     )
     from hayswitch.errors import InvalidInputError
 
     started = time.perf_counter()
-    check_store_location(store_path)  # an unusable index folder is not reported as a cache problem
-    report = IndexReport(store=store_path)
+    location = StoreLocation.parse(store_path)
+    if location.path is not None:
+        check_store_location(location.path)  # an unusable index folder is not reported as a cache problem
+    report = IndexReport(store=location.spec)
 
     def warn(message: str) -> None:
         report.warnings.append(message)
@@ -117,24 +147,25 @@ def index_paths(
     files, warnings = collect_files(paths, exclude)
     for message in warnings:
         warn(message)
-    if rebuild:
-        store = IndexStore()
-    else:
-        try:
-            store = IndexStore.load(store_path)
-        except StoreNotFoundError:
-            store = IndexStore()
-    if store.splitter != SPLITTER:
-        # Passages were cut differently: every file counts as changed.
-        store.files = {k: {**v, "sha256": None} for k, v in store.files.items()}
-        store.splitter = dict(SPLITTER)
+    if not files and not location.exists():
+        listed = ", ".join(str(p) for p in paths)
+        details = "".join(f"\n  - {w}" for w in warnings)
+        raise InvalidInputError(
+            f"No supported files ({', '.join(MIME_TYPES)}) found in {listed}. Point 'hayswitch index' at "
+            f"folders or files containing text.{details}"
+        )
 
-    cache_path = (store_path.parent / "cache.sqlite") if cache is True else (cache or None)
+    if cache is True:
+        cache_path: Path | None = (
+            location.path.resolve().parent / "cache.sqlite" if location.path is not None else DEFAULT_CACHE_PATH
+        )
+    else:
+        cache_path = Path(cache) if cache else None
     embedder = ProviderDocumentEmbedder(
         provider=provider,
         profile=profile,
         batch_size=batch_size,
-        progress_bar=progress,
+        progress_bar=False,
         meta_fields_to_embed=["heading"],
         cache=str(cache_path) if cache_path else None,
     )
@@ -142,75 +173,180 @@ def index_paths(
     instance = embedder.provider_instance
     if instance is None:  # pragma: no cover - warm_up() either sets it or raises
         raise InvalidInputError("The document embedder has no provider after warm-up.")
-    if store.documents:
-        check_embedding_space(store.embedding, instance.embedding_space(), store_path)
 
-    # Read and compare.
-    todo: list[tuple[Any, list[Document], bool]] = []  # (file, passages, is_new)
-    seen_keys: set[str] = set()
-    for path in files:
-        read = read_corpus_file(path)
-        if isinstance(read, str):
-            warn(f"{path}: skipped, it {read}")
-            report.files_skipped += 1
-            continue
-        report.files_seen += 1
-        seen_keys.add(read.key)
-        previous = store.files.get(read.key)
-        if previous is not None and previous.get("sha256") == read.sha256:
-            report.files_unchanged += 1
-            report.passages_unchanged += int(previous.get("passages", 0))
-            continue
-        passages = split_text(read)
-        if not passages:
-            warn(f"{path}: skipped, no text left after cleaning")
-            report.files_skipped += 1
-            continue
-        todo.append((read, passages, previous is None))
-    if report.files_seen == 0:
-        raise InvalidInputError(
-            "None of the given files could be read as UTF-8 text (see the warnings above); nothing to index."
-        )
+    concurrency = getattr(instance.capabilities, "max_concurrency", 1) or 1
+    per_request = batch_size or getattr(instance.capabilities, "max_batch_size", None) or 32
+    round_size = int(per_request) * max(1, int(concurrency))
+    created = location.path is not None and not location.path.exists()
+    committed = False
+    try:
+        with PassageStore.lock(location, timeout=lock_timeout, on_wait=warn):
+            store: PassageStore | None = None
+            if rebuild or location.exists():
+                store = PassageStore.open_for_indexing(location, rebuild=rebuild)
+            stored_space = store.space() if store is not None else None
+            current = dict(instance.embedding_space())
+            if stored_space and current.get("dimension") is None:
+                # The provider learns its dimension from its first response: ask it now, with one short
+                # text, rather than after the first group of the corpus was embedded.
+                probe = instance.embed_documents(["dimension check"])
+                current["dimension"] = probe.dimension or (len(probe.vectors[0]) if probe.vectors else None)
+            check_embedding_space(stored_space, current, location.spec, splitter=SPLITTER)
+            manifest = store.manifest() if store is not None else {}
+            if store is not None and manifest:
+                repaired = store.repair(manifest)
+                if repaired:
+                    warn(f"removed {repaired} passage(s) left by an interrupted earlier run")
 
-    # Files that disappeared (deleted, or no longer readable) under the indexed paths.
-    roots = [Path(p).expanduser().resolve() for p in paths]
-    for key in list(store.files):
-        if key in seen_keys:
-            continue
-        if not Path(key).exists() or _under(key, roots):
-            report.passages_removed += store.remove_file(key)
-            report.files_removed += 1
+            # Files indexed before that are gone (deleted, excluded now, or no longer under the paths).
+            roots = [Path(p).expanduser().resolve() for p in paths]
+            found = {f.resolve().as_posix() for f in files}
+            gone = [
+                rec
+                for key, rec in manifest.items()
+                if key not in found and (rebuild or not Path(key).exists() or _under(key, roots))
+            ]
+            if gone and store is not None:
+                store.commit([], gone)
+                committed = True
+                report.files_removed += len(gone)
+                report.passages_removed += sum(r.passages for r in gone)
+                for rec in gone:
+                    manifest.pop(rec.key, None)
 
-    # Embed all new/changed passages in one run (one progress bar). Sorted by length, each
-    # batch holds passages of similar size, so little compute is spent on padding.
-    batch = sorted((doc for _, passages, _ in todo for doc in passages), key=lambda d: len(d.content or ""))
-    if batch:
-        result = embedder.run(documents=batch)
-        embedded: list[Document] = result["documents"]
-        report.embedded = len(embedded)
-        report.cache_hits = int(result["meta"].get("cache", {}).get("hits", 0))
-        by_file: dict[str, list[Document]] = {}
-        for doc in embedded:
-            by_file.setdefault(str(doc.meta["file_key"]), []).append(doc)
-        for file, passages, is_new in todo:
-            removed = store.replace_file(file, by_file.get(file.key, []))
-            if is_new:
-                report.files_new += 1
-                report.passages_added += len(passages)
-            else:
-                report.files_changed += 1
-                report.passages_updated += len(passages)
-                report.passages_removed += max(0, removed - len(passages))
-        meta = result["meta"]
-        store.embedding = {"provider": meta["provider"], "model": meta["model"], "dimension": meta["dimension"]}
-    elif store.embedding is None and store.documents:
-        store.embedding = instance.embedding_space()
-    embedder.close()
-    report.embedding = store.embedding
-    report.passages_total = len(store.documents)
-    store.save(store_path)
+            pipeline = build_preprocessing_pipeline(SPLITTER)
+            space: dict[str, Any] | None = stored_space
+            bar = tqdm(total=len(files), unit="file", desc="Indexing", disable=not progress, dynamic_ncols=True)
+            pending: list[Any] = []  # ReadFile objects waiting to be split
+            ready: list[tuple[Any, list[Document]]] = []  # (file, passages) waiting to be embedded
+            ready_passages = 0
+
+            def flush() -> None:
+                nonlocal store, space, ready_passages, committed
+                if not ready:
+                    return
+                documents = [doc for _, docs in ready for doc in docs]
+                # One round of concurrent requests per embedder call: Ctrl-C then waits at most for
+                # the requests already in flight, not for the rest of the group.
+                embedded: list[Document] = []
+                meta: dict[str, Any] = {}
+                for start in range(0, len(documents), round_size):
+                    result = embedder.run(documents=documents[start : start + round_size])
+                    embedded.extend(result["documents"])
+                    meta = result["meta"]
+                    report.cache_hits += int(meta.get("cache", {}).get("hits", 0))
+                    bar.set_postfix_str(f"{report.embedded + len(embedded):,} passages embedded", refresh=True)
+                dimension = meta.get("dimension") or (len(embedded[0].embedding or []) if embedded else None)
+                new_space = {"provider": meta.get("provider"), "model": meta.get("model"), "dimension": dimension}
+                check_embedding_space(space, new_space, location.spec, splitter=SPLITTER)
+                report.embedded += len(embedded)
+                by_key: dict[str, list[Document]] = {}
+                for doc in embedded:
+                    by_key.setdefault(str(doc.meta["file_key"]), []).append(doc)
+                updates = []
+                for file, passages in ready:
+                    docs = sorted(by_key.get(file.key, []), key=lambda d: int(d.meta["passage"]))
+                    previous = manifest.get(file.key)
+                    record = FileRecord(key=file.key, path=file.path, sha256=file.sha256, passages=len(docs))
+                    updates.append(FileUpdate(record=record, documents=docs, previous=previous))
+                    if previous is None:
+                        report.files_new += 1
+                        report.passages_added += len(passages)
+                    else:
+                        report.files_changed += 1
+                        report.passages_updated += len(passages)
+                        report.passages_removed += max(0, previous.passages - len(passages))
+                if store is None:
+                    store = PassageStore.open_for_indexing(location)
+                if space is None:
+                    store.record_space(new_space, SPLITTER)
+                    space = {**new_space, "splitter": SPLITTER}
+                committed = True  # (set first: Ctrl-C is raised only after the commit is whole)
+                store.commit(updates)
+                for update in updates:
+                    manifest[update.record.key] = update.record
+                bar.update(len(ready))
+                ready.clear()
+                ready_passages = 0
+
+            def split_pending() -> None:
+                nonlocal ready_passages, committed
+                if not pending:
+                    return
+                by_key = split_files(pipeline, pending)
+                emptied: list[Any] = []
+                for file in pending:
+                    passages = by_key.get(file.key) or []
+                    if passages:
+                        ready.append((file, passages))
+                        ready_passages += len(passages)
+                        if ready_passages >= GROUP_PASSAGES:
+                            flush()
+                        continue
+                    warn(f"{file.path}: skipped, no text found in it")
+                    report.files_skipped += 1
+                    previous = manifest.pop(file.key, None)
+                    if previous is not None:
+                        emptied.append(previous)
+                    bar.update(1)
+                if emptied and store is not None:
+                    store.commit([], emptied)
+                    committed = True
+                    report.files_removed += len(emptied)
+                    report.passages_removed += sum(r.passages for r in emptied)
+                pending.clear()
+
+            try:
+                for path in files:
+                    read = read_file(path)
+                    if isinstance(read, str):
+                        warn(f"{display_path(path)}: skipped, it {read}")
+                        report.files_skipped += 1
+                        bar.update(1)
+                        previous = manifest.pop(path.resolve().as_posix(), None)
+                        if previous is not None and store is not None:
+                            store.commit([], [previous])  # an emptied or unreadable file serves no old text
+                            committed = True
+                            report.files_removed += 1
+                            report.passages_removed += previous.passages
+                        continue
+                    report.files_seen += 1
+                    previous = manifest.get(read.key)
+                    if previous is not None and previous.sha256 == read.sha256:
+                        report.files_unchanged += 1
+                        report.passages_unchanged += previous.passages
+                        bar.update(1)
+                        continue
+                    pending.append(read)
+                    if len(pending) >= GROUP_FILES or sum(len(f.data) for f in pending) > 4_000_000:
+                        split_pending()
+                split_pending()
+                flush()
+            finally:
+                bar.close()
+            if report.files_seen == 0 and not committed and not rebuild:
+                raise InvalidInputError(
+                    "None of the given files could be read as text (see the warnings above); nothing to index."
+                )
+            report.embedding = {k: v for k, v in (space or {}).items() if k != "splitter"} or None
+            report.passages_total = store.count() if store is not None else 0
+    except BaseException:
+        if created and not committed and location.path is not None:
+            _remove_created(location.path)
+        raise
+    finally:
+        embedder.close()
+    if created and not committed and location.path is not None:
+        _remove_created(location.path)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _remove_created(path: Path) -> None:
+    """Remove a store folder this run created but never wrote to (e.g. nothing was readable)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -219,25 +355,37 @@ def register(app: typer.Typer) -> None:
 
     @app.command("index")
     def index_command(
-        paths: list[Path] = typer.Argument(..., help="Files or folders of .md / .txt files (folders recursively)."),
-        store: Path = typer.Option(DEFAULT_STORE, "--store", "-s", help="The index file to create or update."),
+        paths: list[Path] = typer.Argument(
+            ..., help="Files or folders of .md / .txt / .pdf / .html files (folders recursively)."
+        ),
+        store: str = typer.Option(
+            str(DEFAULT_STORE),
+            "--store",
+            "-s",
+            help="The store: a folder (embedded Chroma, created if missing) or a Chroma server URL (http://host:port).",
+        ),
         provider: str | None = typer.Option(None, "--provider", "-p", help="Embedding provider (default: configured)."),
         profile: str | None = typer.Option(None, "--profile", help="A profile of hayswitch.toml."),
         batch_size: int | None = typer.Option(
             None, "--batch-size", min=1, help="Passages per embedding request (default: what the provider serves best)."
         ),
         rebuild: bool = typer.Option(
-            False, "--rebuild", help="Start a new index, replacing the file (also a corrupt or mismatched one)."
+            False, "--rebuild", help="Start the store afresh (also a damaged or mismatched one) with only these files."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         exclude: list[str] = typer.Option(
             [], "--exclude", "-x", help="Glob of files or folders to leave out, relative to each folder (repeatable)."
         ),
         cache: bool = typer.Option(
-            True, "--cache/--no-cache", help="Reuse embeddings from cache.sqlite next to the index file."
+            True, "--cache/--no-cache", help="Reuse embeddings from cache.sqlite next to the store folder."
+        ),
+        lock_timeout: float = typer.Option(
+            -1,
+            "--lock-timeout",
+            help="Seconds to wait while another index run writes to the store (-1: as long as it takes; 0: fail now).",
         ),
     ) -> None:
-        """Split text files into passages, embed them and save the index (re-runs embed only changes)."""
+        """Convert and split files into passages, embed them and store them (re-runs embed only changes)."""
         if provider and profile:
             raise fail("pass either --provider or --profile, not both.", EXIT_INPUT)
         with friendly_errors():
@@ -251,6 +399,7 @@ def register(app: typer.Typer) -> None:
                 progress=not quiet,
                 cache=cache,
                 exclude=exclude,
+                lock_timeout=lock_timeout,
                 on_warning=lambda message: typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True),
             )
         typer.echo(report.summary())

@@ -1,36 +1,45 @@
-"""The index file of ``hayswitch index`` / ``hayswitch ask``: reading a corpus, splitting it into
-passages, and a versioned JSON store of the embedded passages with per-file content hashes.
+"""The document store of ``hayswitch index`` / ``hayswitch ask``: a Chroma collection of embedded
+passages plus a manifest of the indexed files, with the lock that serialises index runs.
 
-The store file (default ``.hayswitch/store.json``) holds::
+``--store`` names either a folder (an embedded, persistent Chroma database; default
+``.hayswitch/store``; no server to start) or a server URL (``http://host:8000``, e.g. ``chroma run
+--path FOLDER``, which serves the same folder format). Both hold two collections:
 
-    {
-      "format": "hayswitch-index", "version": 1,
-      "embedding": {"provider": "local", "model": "...", "dimension": 384},
-      "splitter": {"sections": "markdown-headings", "split_by": "word", ...},
-      "files": {"/abs/path/a.md": {"sha256": "...", "path": "docs/a.md", "passages": 3}},
-      "documents": [<haystack Document dicts with their embeddings>]
-    }
+* ``hayswitch_passages``: one record per passage (id, text, vector, meta ``file_path``,
+  ``passage``, ``heading``, ``file_key``, ``file_sha256``), searched by cosine similarity. Its
+  collection metadata records the embedding space and the splitter settings
+  (``embedding_provider``, ``embedding_model``, ``embedding_dimension``, ``splitter``), which
+  every ``index`` and ``ask`` checks before embedding anything.
+* ``hayswitch_files``: one record per indexed file (id = resolved path, meta ``sha256``, ``path``,
+  ``passages``), the per-file content hashes behind incremental runs.
 
-It is written atomically (a temporary file renamed over the old one), so an interrupted run never
-leaves a half-written index. A file that cannot be read as such an index is never overwritten
-unless the caller asks for a rebuild.
+A passage's id is derived from its file and content hash (``<file digest>-<sha256 prefix>-<n>``),
+so the ids of a file's old passages follow from its manifest record and a changed file is
+replaced by: upsert the new passages, upsert the manifest record, delete the old ids. Those three
+calls form one commit per group of files, during which Ctrl-C is held back (see
+:func:`deferred_interrupt`); a crash between them (power loss, SIGKILL) leaves passages that no
+manifest record accounts for, which the next ``index`` run finds (passage count != manifest total)
+and removes.
 
-Haystack is imported lazily (inside the functions that need it), so registering the CLI commands
-stays cheap.
+Haystack and chromadb are imported lazily, so registering the CLI commands stays cheap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
+import math
 import os
-import re
-import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from hayswitch.errors import ConfigurationError, InvalidInputError
 
@@ -40,49 +49,45 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STORE",
     "FORMAT",
-    "SPLITTER",
     "SUPPORTED_SUFFIXES",
-    "VERSION",
-    "CorpusFile",
     "EmbeddingMismatchError",
-    "IndexStore",
+    "FileRecord",
+    "PassageStore",
+    "StoreBusyError",
     "StoreError",
+    "StoreLocation",
     "StoreNotFoundError",
     "check_embedding_space",
     "collect_files",
+    "deferred_interrupt",
     "display_path",
-    "markdown_sections",
-    "read_corpus_file",
-    "split_text",
+    "passage_id",
 ]
 
-DEFAULT_STORE = Path(".hayswitch") / "store.json"
-FORMAT = "hayswitch-index"
-VERSION = 1
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
-SPLITTER: dict[str, Any] = {
-    "sections": "markdown-headings",
-    "split_by": "word",
-    "split_length": 80,
-    "split_overlap": 15,
-}
-"""Markdown is cut at headings, then into passages of at most 80 words with a 15-word overlap.
-Technical text (code, paths, identifiers) takes 2-3 word pieces per word, so 80 words stay within
-all-MiniLM-L6-v2's 256-token window, which keeps each whole passage in its vector, and three
-passages make a short prompt for a small model. The settings are stored in the index; changing
-them re-embeds every file."""
+DEFAULT_STORE = Path(".hayswitch") / "store"
+FORMAT = "hayswitch-chroma-1"
+PASSAGES = "hayswitch_passages"
+FILES = "hayswitch_files"
+LOCK_COLLECTION = "hayswitch_index_lock"
+LOCK_FILE = "hayswitch-index.lock"
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".html", ".htm")
+_PAGE = 5000  # records per get() page when listing the manifest or repairing
 
 
 class StoreError(InvalidInputError):
-    """The index file is unreadable, corrupt, or of an unknown format/version."""
+    """The store is unreadable, corrupt, or of an unknown format."""
 
 
 class StoreNotFoundError(StoreError, FileNotFoundError):
-    """There is no index file at the given path."""
+    """There is no store at the given path (or the server has no hayswitch collection)."""
+
+
+class StoreBusyError(StoreError):
+    """Another ``hayswitch index`` run holds the store's lock longer than we were told to wait."""
 
 
 class EmbeddingMismatchError(ConfigurationError):
-    """The configured embedding provider/model differs from the one the index was built with."""
+    """The configured embedding provider/model/dimension (or the splitter) differs from the store's."""
 
 
 def display_path(path: Path, cwd: Path | None = None) -> str:
@@ -92,6 +97,9 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+
+
+# --------------------------------------------------------------------------- corpus files
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
@@ -106,14 +114,19 @@ def _excluded(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(c, pattern.strip("/")) for pattern in patterns for c in candidates)
 
 
+def _kinds() -> str:
+    return ", ".join(SUPPORTED_SUFFIXES)
+
+
 def collect_files(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[list[Path], list[str]]:
-    """The ``.md`` / ``.txt`` files named by ``paths`` (folders are walked recursively; hidden
-    files and folders such as ``.git`` are skipped), resolved, de-duplicated and sorted.
+    """The supported files (:data:`SUPPORTED_SUFFIXES`) named by ``paths`` (folders are walked
+    recursively; hidden files and folders such as ``.git`` are skipped), resolved, de-duplicated and
+    sorted. An empty result is not an error here: a folder whose files were all deleted must still
+    let ``index`` remove their passages.
 
     :param exclude: glob patterns, relative to each folder walked, of files or folders to leave out.
-
     :returns: the files and one warning per path that contributed nothing.
-    :raises InvalidInputError: if a path does not exist, or no supported file is found at all.
+    :raises InvalidInputError: if no path is given or a path does not exist.
     """
     if not paths:
         raise InvalidInputError("Give at least one file or folder to index.")
@@ -122,7 +135,7 @@ def collect_files(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[l
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
-            raise InvalidInputError(f"{raw} does not exist. Pass existing files or folders of .md / .txt files.")
+            raise InvalidInputError(f"{raw} does not exist. Pass existing files or folders ({_kinds()} files).")
         if path.is_dir():
             root = path.resolve()
             files = sorted(
@@ -134,267 +147,621 @@ def collect_files(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[l
                 and not _excluded(PurePosixPath(p.relative_to(root).as_posix()), exclude)
             )
             if not files:
-                warnings.append(f"{raw}: no .md or .txt files in this folder")
+                warnings.append(f"{raw}: no {_kinds()} files in this folder")
             for f in files:
                 found.setdefault(f, None)
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
             found.setdefault(path.resolve(), None)
         else:
-            warnings.append(f"{raw}: skipped (only {', '.join(SUPPORTED_SUFFIXES)} files are indexed)")
-    if not found:
-        listed = ", ".join(str(p) for p in paths)
-        details = "".join(f"\n  - {w}" for w in warnings)
-        raise InvalidInputError(
-            f"No .md or .txt files found in {listed}. Point 'hayswitch index' at folders or files containing "
-            f"text.{details}"
-        )
+            warnings.append(f"{raw}: skipped (only {_kinds()} files are indexed)")
     return sorted(found), warnings
 
 
-@dataclass(frozen=True)
-class CorpusFile:
-    """One readable text file of the corpus.
-
-    :param key: the resolved absolute path (the store's key).
-    :param path: the path shown to users (relative to the working directory when possible).
-    :param text: the decoded content.
-    :param sha256: hash of the raw bytes (decides whether the file changed).
-    """
-
-    key: str
-    path: str
-    text: str
-    sha256: str
+def passage_id(file_key: str, sha256: str, number: int) -> str:
+    """The id of passage ``number`` (1-based) of the file ``file_key`` with content hash ``sha256``."""
+    digest = hashlib.sha256(file_key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{digest}-{sha256[:16]}-{number}"
 
 
-def read_corpus_file(path: Path) -> CorpusFile | str:
-    """Read a corpus file as UTF-8 text.
-
-    :returns: the file, or a reason to skip it (binary, not UTF-8, unreadable, empty).
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
-    if b"\x00" in data[:8192]:
-        return "looks like a binary file (contains NUL bytes)"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return f"is not valid UTF-8 (byte {exc.start}); convert it to UTF-8 to index it"
-    if not text.strip():
-        return "is empty"
-    return CorpusFile(
-        key=path.resolve().as_posix(), path=display_path(path), text=text, sha256=hashlib.sha256(data).hexdigest()
-    )
+# --------------------------------------------------------------------------- embedding space
 
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+def _describe(space: dict[str, Any]) -> str:
+    dim = f", {space['dimension']} dimensions" if space.get("dimension") else ""
+    return f"provider {space.get('provider')!r}, model {space.get('model')!r}{dim}"
 
 
-def markdown_sections(text: str, title: str) -> list[tuple[str, str]]:
-    """Cut markdown at its headings (ignoring ``#`` lines inside code fences).
+def check_embedding_space(
+    stored: dict[str, Any] | None, current: dict[str, Any], store: str, *, splitter: dict[str, Any] | None = None
+) -> None:
+    """Refuse to mix vectors from different embedding spaces (or passages cut differently).
 
-    :param title: the heading used for text before the first heading (e.g. the file name).
-    :returns: ``(heading trail, body)`` pairs, e.g. ``("Writing a provider > 2. The entry point", ...)``;
-        sections without body text are dropped.
-    """
-    sections: list[tuple[str, str]] = []
-    trail: list[tuple[int, str]] = []
-    body: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        content = "\n".join(body).strip()
-        if content:
-            sections.append((" > ".join(h for _, h in trail) or title, content))
-        body.clear()
-
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if match:
-            flush()
-            level = len(match.group(1))
-            trail = [(lvl, h) for lvl, h in trail if lvl < level] + [(level, match.group(2).strip())]
-        else:
-            body.append(line)
-    flush()
-    return sections
-
-
-def split_text(file: CorpusFile, splitter: dict[str, Any] | None = None) -> list[Document]:
-    """Clean and split one file into passages with Haystack's ``DocumentCleaner`` and
-    ``DocumentSplitter``.
-
-    Markdown files are first cut at their headings, so a passage never straddles two sections
-    and carries its heading trail (``meta["heading"]``, embedded along with the passage text and
-    shown to the model). Each passage's meta also holds ``file_path`` (as shown to users),
-    ``passage`` (1-based number within the file), ``file_key`` (the resolved path the store is
-    keyed by) and ``file_sha256``.
-    """
-    from haystack import Document
-    from haystack.components.preprocessors import DocumentCleaner, DocumentSplitter
-
-    params = dict(SPLITTER if splitter is None else splitter)
-    cleaner = DocumentCleaner(remove_empty_lines=True, remove_extra_whitespaces=True)
-    doc_splitter = DocumentSplitter(
-        split_by=params["split_by"], split_length=params["split_length"], split_overlap=params["split_overlap"]
-    )
-    doc_splitter.warm_up()
-    title = Path(file.path).stem.replace("-", " ").replace("_", " ")
-    if Path(file.path).suffix.lower() in (".md", ".markdown"):
-        sections = markdown_sections(file.text, title)
-    else:
-        sections = [(title, file.text)]
-    sources = [Document(content=body, meta={"heading": heading}) for heading, body in sections]
-    cleaned = cleaner.run(documents=sources)["documents"]
-    pieces = doc_splitter.run(documents=cleaned)["documents"]
-    passages: list[Document] = []
-    for piece in pieces:
-        if not piece.content or not piece.content.strip():
-            continue
-        passages.append(
-            Document(
-                content=piece.content.strip(),
-                meta={
-                    "file_path": file.path,
-                    "passage": len(passages) + 1,
-                    "heading": piece.meta.get("heading", title),
-                    "file_key": file.key,
-                    "file_sha256": file.sha256,
-                },
-            )
-        )
-    return passages
-
-
-def check_embedding_space(stored: dict[str, Any] | None, current: dict[str, Any], store_path: Path) -> None:
-    """Refuse to mix vectors from different embedding spaces.
-
-    :param stored: the ``embedding`` record of the store (None for an empty store).
-    :param current: ``{"provider", "model", "dimension"}`` of the configured embedder.
-    :raises EmbeddingMismatchError: if provider or model differ, or both dimensions are known and differ.
+    :param stored: the store's record (``provider``, ``model``, ``dimension``, ``splitter``), or
+        None for an empty store.
+    :param current: ``{"provider", "model", "dimension"}`` of the configured embedder (``dimension``
+        may be None when the provider only knows it after its first request).
+    :param splitter: the current splitter settings (index runs), or None (questions).
+    :raises EmbeddingMismatchError: if provider or model differ, both dimensions are known and
+        differ, or the splitter settings differ.
     """
     if not stored:
         return
     same = stored.get("provider") == current.get("provider") and stored.get("model") == current.get("model")
     dims = (stored.get("dimension"), current.get("dimension"))
-    if same and (None in dims or dims[0] == dims[1]):
+    if not (same and (None in dims or dims[0] == dims[1])):
+        raise EmbeddingMismatchError(
+            f"The store {store} was built with {_describe(stored)}, but the configured embedder is "
+            f"{_describe(current)}. Vectors from different models or sizes cannot be compared. Use the same "
+            f"provider (--provider {stored.get('provider')} or the matching --profile), or re-index with the new "
+            "one ('hayswitch index ... --rebuild', or a separate --store)."
+        )
+    if splitter is not None and stored.get("splitter") not in (None, splitter):
+        raise EmbeddingMismatchError(
+            f"The store {store} was split with {stored.get('splitter')}, this hayswitch splits with {splitter}. "
+            "Passages cut differently cannot be updated file by file: re-index with 'hayswitch index ... --rebuild' "
+            "(unchanged passages come from the embedding cache)."
+        )
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) for the duration of the block and raise ``KeyboardInterrupt``
+    right after it, so a commit is never cut in half. Outside the main thread (where signal
+    handlers cannot be set) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
+    received: list[int] = []
 
-    def describe(space: dict[str, Any]) -> str:
-        dim = f", {space['dimension']} dimensions" if space.get("dimension") else ""
-        return f"provider {space.get('provider')!r}, model {space.get('model')!r}{dim}"
+    def hold(signum: int, frame: object) -> None:
+        received.append(signum)
 
-    raise EmbeddingMismatchError(
-        f"The index {store_path} was built with {describe(stored)}, but the configured embedder is "
-        f"{describe(current)}. Vectors from different models cannot be compared. Use the same provider "
-        f"(--provider {stored.get('provider')} or the matching --profile), or re-index with the new one "
-        "('hayswitch index ... --rebuild', or a separate --store file)."
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+# --------------------------------------------------------------------------- location
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a store lives: an embedded folder (``path``) or a Chroma server (``url``)."""
+
+    spec: str
+    path: Path | None = None
+    url: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str | Path) -> StoreLocation:
+        """``http(s)://host[:port]`` for a server, anything else a folder.
+
+        :raises StoreError: if the path names an existing file (e.g. a JSON index of an older hayswitch).
+        """
+        text = str(spec)
+        if text.startswith(("http://", "https://")):
+            parts = urlsplit(text)
+            if not parts.hostname:
+                raise StoreError(f"--store {text} is not a valid server URL. Example: --store http://localhost:8000")
+            return cls(spec=text, url=text.rstrip("/"))
+        path = Path(text).expanduser()
+        if path.is_file():
+            hint = ""
+            with contextlib.suppress(OSError), path.open("rb") as fh:
+                if b"hayswitch-index" in fh.read(200):
+                    hint = " It is a JSON index of an older hayswitch, which is no longer read."
+            raise StoreError(
+                f"--store {text} is a file; a store is a folder (default {DEFAULT_STORE}) or a server URL.{hint} "
+                f"Index into a folder: hayswitch index <folder> --store {path.with_suffix('')}"
+            )
+        return cls(spec=text, path=path)
+
+    @property
+    def is_server(self) -> bool:
+        return self.url is not None
+
+    def exists(self) -> bool:
+        """Whether an embedded store folder exists (always True for a server)."""
+        return self.url is not None or (self.path is not None and (self.path / "chroma.sqlite3").exists())
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def _settings() -> Any:
+    from chromadb.config import Settings
+
+    # No telemetry, and nothing to reset: the store never phones home.
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def make_client(location: StoreLocation) -> Any:
+    """A chromadb client for ``location`` (no network except to the server URL given).
+
+    :raises StoreError: if the folder cannot be opened or the server cannot be reached.
+    """
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+
+    try:
+        if location.url is not None:
+            parts = urlsplit(location.url)
+            ssl = parts.scheme == "https"
+            port = parts.port or (443 if ssl else 8000)
+            return chromadb.HttpClient(host=parts.hostname or "localhost", port=port, ssl=ssl, settings=_settings())
+        assert location.path is not None
+        target = location.path.resolve()  # a symlinked store is used where it points, never replaced
+        return chromadb.PersistentClient(path=str(target), settings=_settings())
+    except Exception as exc:  # noqa: BLE001 - chromadb raises many kinds; all mean the same to the user
+        raise StoreError(_open_failure(location, exc)) from None
+
+
+def _open_failure(location: StoreLocation, exc: BaseException) -> str:
+    detail = f"{type(exc).__name__}: {exc}".strip()
+    if len(detail) > 300:
+        detail = detail[:300] + "..."
+    if location.is_server:
+        return (
+            f"Cannot reach the Chroma server at {location} ({detail}). Start it (chroma run --path FOLDER --port N) "
+            "or pass --store with a folder for an embedded store."
+        )
+    return (
+        f"Cannot open the store {location} ({detail}). If it is damaged, delete the folder or re-index with "
+        f"'hayswitch index ... --store {location} --rebuild'."
     )
 
 
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One indexed file: its resolved path (key), shown path, content hash and passage count."""
+
+    key: str
+    path: str
+    sha256: str
+    passages: int
+
+    def ids(self) -> list[str]:
+        return [passage_id(self.key, self.sha256, n) for n in range(1, self.passages + 1)]
+
+
 @dataclass
-class IndexStore:
-    """The content of an index file (see the module docstring)."""
+class FileUpdate:
+    """A file's new passages (embedded), ready to be committed."""
 
-    embedding: dict[str, Any] | None = None
-    splitter: dict[str, Any] = field(default_factory=lambda: dict(SPLITTER))
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    documents: list[Document] = field(default_factory=list)
+    record: FileRecord
+    documents: list[Document]
+    previous: FileRecord | None = None
 
-    # ------------------------------------------------------------------ queries
-    def replace_file(self, file: CorpusFile, passages: Iterable[Document]) -> int:
-        """Replace the passages of ``file`` by ``passages`` (embedded documents whose meta holds
-        ``file_key``); returns how many old passages were dropped."""
-        removed = self.remove_file(file.key)
-        added = list(passages)
-        self.documents.extend(added)
-        self.files[file.key] = {"sha256": file.sha256, "path": file.path, "passages": len(added)}
-        return removed
 
-    def remove_file(self, key: str) -> int:
-        before = len(self.documents)
-        self.documents = [d for d in self.documents if d.meta.get("file_key") != key]
-        self.files.pop(key, None)
-        return before - len(self.documents)
+def _finite(vector: Sequence[float]) -> bool:
+    return all(math.isfinite(x) for x in vector)
 
-    # ------------------------------------------------------------------ persistence
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "embedding": self.embedding,
-            "splitter": self.splitter,
-            "files": self.files,
-            "documents": [d.to_dict(flatten=False) for d in self.documents],
-        }
 
-    def save(self, path: Path) -> None:
-        """Write the store atomically (temporary file + rename).
+class PassageStore:
+    """A hayswitch store opened on a Chroma client (see the module docstring).
 
-        :raises StoreError: if the file cannot be written (permissions, a folder in the way, disk full).
+    Use :meth:`open` (for ``ask``) or :meth:`open_for_indexing`. All chromadb errors surface as
+    :class:`StoreError` with a message saying what to do.
+    """
+
+    def __init__(self, location: StoreLocation, client: Any, passages: Any, files: Any) -> None:
+        self.location = location
+        self.client = client
+        self.passages = passages
+        self.files = files
+        self._max_batch = 5000
+        with contextlib.suppress(Exception):
+            self._max_batch = max(1, min(int(client.get_max_batch_size()), 5000))
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, location: StoreLocation) -> PassageStore:
+        """Open an existing store for reading.
+
+        :raises StoreNotFoundError: no store at ``location``.
+        :raises StoreError: the store cannot be read.
         """
+        if not location.exists():
+            old = location.path.with_name(location.path.name + ".json") if location.path is not None else None
+            hint = (
+                f" ({old} is an index of an older hayswitch, which is no longer read: re-index your files.)"
+                if old is not None and old.is_file()
+                else ""
+            )
+            raise StoreNotFoundError(
+                f"There is no store at {location}. Build one first: hayswitch index <folder> --store {location}{hint}"
+            )
+        client = make_client(location)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        except OSError as exc:
-            raise StoreError(f"Cannot write the index {path}: {exc.strerror or exc}. Choose another --store.") from exc
+            names = {_name(c) for c in client.list_collections()}
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(_open_failure(location, exc)) from None
+        if PASSAGES not in names:
+            if location.is_server:
+                raise StoreNotFoundError(
+                    f"The Chroma server {location} has no hayswitch store yet. Build one first: "
+                    f"hayswitch index <folder> --store {location}"
+                )
+            raise StoreError(
+                f"{location} is not a hayswitch store (no {PASSAGES!r} collection). Choose another --store, or "
+                f"re-index it with 'hayswitch index ... --store {location} --rebuild'."
+            )
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_json(), fh)
-            os.replace(tmp, path)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise StoreError(f"Cannot write the index {path}: {exc.strerror or exc}. Choose another --store.") from exc
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            passages = client.get_collection(PASSAGES)
+            files = client.get_or_create_collection(FILES) if FILES in names else None
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(_open_failure(location, exc)) from None
+        if files is None:
+            raise StoreError(
+                f"The store {location} is incomplete (no file manifest). Re-index it with "
+                f"'hayswitch index ... --store {location} --rebuild'."
+            )
+        return cls(location, client, passages, files)
 
     @classmethod
-    def load(cls, path: Path) -> IndexStore:
-        """Read an index file.
+    def open_for_indexing(cls, location: StoreLocation, *, rebuild: bool = False) -> PassageStore:
+        """Open (or create) a store for writing; with ``rebuild``, drop its collections first (also
+        those of a store that cannot be read as a hayswitch store).
 
-        :raises StoreNotFoundError: if there is no file at ``path``.
-        :raises StoreError: if the file is not a readable index of a supported version.
+        The caller must hold the store's lock (:meth:`lock`).
         """
-        if not path.exists():
-            raise StoreNotFoundError(
-                f"There is no index at {path}. Build one first: hayswitch index <folder> --store {path}"
+        if location.path is not None:
+            target = location.path.resolve()
+            if rebuild and target.is_dir() and (target / "chroma.sqlite3").exists() and not _opens(location):
+                _wipe_embedded(target)
+        client = make_client(location)
+        try:
+            names = {_name(c) for c in client.list_collections()}
+            if rebuild:
+                for name in (PASSAGES, FILES):
+                    if name in names:
+                        client.delete_collection(name)
+                names -= {PASSAGES, FILES}
+            elif location.path is not None and PASSAGES not in names and names - {FILES, LOCK_COLLECTION}:
+                # Someone else's Chroma database: never write into it unless asked to replace it.
+                raise StoreError(
+                    f"{location} holds a Chroma database that is not a hayswitch store (collections: "
+                    f"{', '.join(sorted(names))}). Choose another --store, or replace it with --rebuild."
+                )
+            passages = client.get_or_create_collection(
+                PASSAGES, metadata={"hnsw:space": "cosine", "hayswitch_format": FORMAT}, embedding_function=None
             )
-        if path.is_dir():
-            raise StoreError(f"{path} is a folder; --store must name an index file (e.g. {DEFAULT_STORE}).")
-        from haystack import Document
+            files = client.get_or_create_collection(FILES, embedding_function=None)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(_open_failure(location, exc)) from None
+        return cls(location, client, passages, files)
 
-        hint = f"Delete it or re-index with 'hayswitch index ... --store {path} --rebuild'."
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise StoreError(f"Cannot read the index {path}: {exc.strerror or exc}.") from exc
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise StoreError(f"The index {path} is corrupt (not valid JSON: {exc}). {hint}") from exc
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-            raise StoreError(f"{path} is not a hayswitch index file. {hint}")
-        if raw.get("version") != VERSION:
-            raise StoreError(
-                f"The index {path} has format version {raw.get('version')!r}; this hayswitch reads version "
-                f"{VERSION}. {hint}"
+    # ------------------------------------------------------------------ lock
+    @staticmethod
+    @contextlib.contextmanager
+    def lock(
+        location: StoreLocation, *, timeout: float, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the store's index lock: one ``index`` run writes at a time; others wait up to
+        ``timeout`` seconds (negative: forever), then fail with :class:`StoreBusyError`.
+
+        An embedded store is locked with an OS file lock (``hayswitch-index.lock`` in the store
+        folder), released by the OS if the process dies. A server store is locked by creating a
+        lock collection (creation is atomic on the server); a lock left by a process that died on
+        this machine is taken over, one from another machine must be removed by hand
+        (the message says how).
+        """
+        if location.path is not None:
+            with _file_lock(location.path, timeout=timeout, on_wait=on_wait):
+                yield
+        else:
+            with _server_lock(location, timeout=timeout, on_wait=on_wait):
+                yield
+
+    # ------------------------------------------------------------------ metadata
+    def space(self) -> dict[str, Any] | None:
+        """The recorded embedding space and splitter, or None before the first commit."""
+        meta = dict(self.passages.metadata or {})
+        if "embedding_provider" not in meta:
+            return None
+        splitter: Any = meta.get("splitter")
+        with contextlib.suppress(TypeError, ValueError):
+            splitter = json.loads(splitter) if isinstance(splitter, str) else splitter
+        return {
+            "provider": meta.get("embedding_provider"),
+            "model": meta.get("embedding_model"),
+            "dimension": meta.get("embedding_dimension"),
+            "splitter": splitter,
+        }
+
+    def record_space(self, space: dict[str, Any], splitter: dict[str, Any]) -> None:
+        meta = {k: v for k, v in dict(self.passages.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta.update(
+            {
+                "hayswitch_format": FORMAT,
+                "embedding_provider": str(space.get("provider")),
+                "embedding_model": str(space.get("model")),
+                "embedding_dimension": int(space["dimension"]),
+                "splitter": json.dumps(splitter, sort_keys=True),
+            }
+        )
+        self._call(self.passages.modify, metadata=meta)
+
+    # ------------------------------------------------------------------ reading
+    def count(self) -> int:
+        return int(self._call(self.passages.count))
+
+    def manifest(self) -> dict[str, FileRecord]:
+        """Every indexed file's record, keyed by resolved path (read in pages)."""
+        records: dict[str, FileRecord] = {}
+        offset = 0
+        while True:
+            page = self._call(self.files.get, include=["metadatas"], limit=_PAGE, offset=offset)
+            ids = page.get("ids") or []
+            for key, meta in zip(ids, page.get("metadatas") or [], strict=False):
+                meta = meta or {}
+                try:
+                    records[key] = FileRecord(
+                        key=key, path=str(meta["path"]), sha256=str(meta["sha256"]), passages=int(meta["passages"])
+                    )
+                except (KeyError, TypeError, ValueError):
+                    records[key] = FileRecord(key=key, path=key, sha256="", passages=0)  # re-indexed on next run
+            if len(ids) < _PAGE:
+                return records
+            offset += _PAGE
+
+    # ------------------------------------------------------------------ writing
+    def commit(self, updates: Sequence[FileUpdate], removed: Sequence[FileRecord] = ()) -> None:
+        """Replace the passages of the files in ``updates`` and drop those of ``removed`` in one
+        step that Ctrl-C cannot cut (new passages first, then the manifest, then the old ids)."""
+        ids: list[str] = []
+        embeddings: list[list[float]] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for update in updates:
+            rec = update.record
+            for number, doc in enumerate(update.documents, 1):
+                vector = list(doc.embedding or [])
+                if not vector or not _finite(vector):
+                    raise StoreError(
+                        f"The embedder returned an empty or non-finite vector (NaN/inf) for passage {number} of "
+                        f"{rec.path}; nothing of that file was stored. Check the embedding provider."
+                    )
+                ids.append(passage_id(rec.key, rec.sha256, number))
+                embeddings.append(vector)
+                texts.append(doc.content or "")
+                meta: dict[str, Any] = {
+                    "file_path": rec.path,
+                    "passage": number,
+                    "heading": str(doc.meta.get("heading") or ""),
+                    "file_key": rec.key,
+                    "file_sha256": rec.sha256,
+                }
+                if isinstance(doc.meta.get("page_number"), int):
+                    meta["page_number"] = doc.meta["page_number"]
+                metas.append(meta)
+        new_ids = set(ids)
+        stale = [i for u in updates if u.previous for i in u.previous.ids() if i not in new_ids]
+        stale += [i for r in removed for i in r.ids()]
+        with deferred_interrupt():
+            for start in range(0, len(ids), self._max_batch):
+                end = start + self._max_batch
+                self._call(
+                    self.passages.upsert,
+                    ids=ids[start:end],
+                    embeddings=embeddings[start:end],
+                    documents=texts[start:end],
+                    metadatas=metas[start:end],
+                )
+            keep = [u.record for u in updates]
+            for start in range(0, len(keep), self._max_batch):
+                chunk = keep[start : start + self._max_batch]
+                self._call(
+                    self.files.upsert,
+                    ids=[r.key for r in chunk],
+                    embeddings=[[0.0] for _ in chunk],
+                    metadatas=[{"path": r.path, "sha256": r.sha256, "passages": r.passages} for r in chunk],
+                )
+            gone = [r.key for r in removed]
+            for start in range(0, len(gone), self._max_batch):
+                self._call(self.files.delete, ids=gone[start : start + self._max_batch])
+            for start in range(0, len(stale), self._max_batch):
+                self._call(self.passages.delete, ids=stale[start : start + self._max_batch])
+
+    def repair(self, manifest: dict[str, FileRecord]) -> int:
+        """Delete passages that no manifest record accounts for (left by a crash mid-commit);
+        returns how many. Cheap when the store is consistent (one count)."""
+        expected_total = sum(r.passages for r in manifest.values())
+        if self.count() == expected_total:
+            return 0
+        expected = {i for r in manifest.values() for i in r.ids()}
+        orphans: list[str] = []
+        offset = 0
+        while True:
+            page = self._call(self.passages.get, include=[], limit=_PAGE, offset=offset)
+            page_ids = page.get("ids") or []
+            orphans.extend(i for i in page_ids if i not in expected)
+            if len(page_ids) < _PAGE:
+                break
+            offset += _PAGE
+        with deferred_interrupt():
+            for start in range(0, len(orphans), self._max_batch):
+                self._call(self.passages.delete, ids=orphans[start : start + self._max_batch])
+        return len(orphans)
+
+    # ------------------------------------------------------------------ Haystack
+    def haystack_store(self) -> Any:
+        """A chroma-haystack ``ChromaDocumentStore`` on the same passages collection (for
+        ``ChromaEmbeddingRetriever``). Its scores are cosine distances; see :meth:`similarity`."""
+        from haystack_integrations.document_stores.chroma import ChromaDocumentStore
+
+        settings = {"anonymized_telemetry": False, "allow_reset": False}
+        if self.location.url is not None:
+            parts = urlsplit(self.location.url)
+            ssl = parts.scheme == "https"
+            if ssl:
+                settings["chroma_server_ssl_enabled"] = True
+            return ChromaDocumentStore(
+                collection_name=PASSAGES,
+                host=parts.hostname,
+                port=parts.port or (443 if ssl else 8000),
+                distance_function="cosine",
+                client_settings=settings,
             )
+        assert self.location.path is not None
+        return ChromaDocumentStore(
+            collection_name=PASSAGES,
+            persist_path=str(self.location.path.resolve()),
+            distance_function="cosine",
+            client_settings=settings,
+        )
+
+    @staticmethod
+    def similarity(distance: Any) -> float | None:
+        """Cosine similarity from Chroma's cosine distance; None for anything not a finite number."""
+        if not isinstance(distance, (int, float)) or not math.isfinite(distance):
+            return None
+        return 1.0 - float(distance)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run a store operation, turning chromadb failures into :class:`StoreError`."""
+        return self._call(fn)
+
+    # ------------------------------------------------------------------ helpers
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            embedding = raw.get("embedding")
-            if embedding is not None and not isinstance(embedding, dict):
-                raise TypeError("'embedding' must be an object")
-            files = raw["files"]
-            if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
-                raise TypeError("'files' must map paths to objects")
-            documents = [Document.from_dict(d) for d in raw["documents"]]
-            for d in documents:
-                if d.embedding is None or not isinstance(d.meta.get("file_key"), str):
-                    raise TypeError(f"document {d.id} has no embedding or file key")
-            splitter = raw.get("splitter") or dict(SPLITTER)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StoreError(f"The index {path} is corrupt ({exc}). {hint}") from exc
-        return cls(embedding=embedding, splitter=dict(splitter), files=dict(files), documents=documents)
+            return fn(*args, **kwargs)
+        except (KeyboardInterrupt, StoreError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - chromadb/HTTP errors of every kind
+            raise StoreError(
+                f"The store {self.location} failed: {type(exc).__name__}: {str(exc)[:300]}. If it is damaged, "
+                f"re-index with 'hayswitch index ... --store {self.location} --rebuild'."
+            ) from None
+
+
+def _name(collection: Any) -> str:
+    return collection if isinstance(collection, str) else str(collection.name)
+
+
+def _opens(location: StoreLocation) -> bool:
+    """Whether an embedded store can be opened and listed (used to decide whether --rebuild must
+    clear the folder's Chroma files)."""
+    try:
+        make_client(location).list_collections()
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _wipe_embedded(target: Path) -> None:
+    """Remove a damaged embedded store's Chroma files (only those: the database, its journal and
+    the segment folders), keeping the folder itself, its mode and a symlink to it."""
+    import shutil
+
+    for entry in target.iterdir():
+        if entry.name.startswith("chroma.sqlite3"):
+            entry.unlink(missing_ok=True)
+        elif entry.is_dir() and len(entry.name) == 36 and entry.name.count("-") == 4:
+            shutil.rmtree(entry, ignore_errors=True)
+    with contextlib.suppress(Exception):
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, *, timeout: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    target = path.resolve()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the store folder {path}: {exc.strerror or exc}. Choose another --store."
+        ) from None
+    if not target.is_dir():
+        raise StoreError(f"--store {path} is not a folder. Choose another --store.")
+    lock = FileLock(str(target / LOCK_FILE), is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            wait = "as long as it takes" if timeout < 0 else f"up to {timeout:g}s, --lock-timeout"
+            on_wait(f"another 'hayswitch index' run is writing to {path}; waiting for it to finish ({wait})")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise StoreBusyError(
+                f"Another 'hayswitch index' run is still writing to {path} after {timeout:g}s. Wait for it to finish "
+                "and run again, or pass --lock-timeout with a longer wait (-1 waits as long as it takes)."
+            ) from None
+    except OSError as exc:
+        raise StoreError(f"Cannot lock the store {path}: {exc.strerror or exc}. Check its permissions.") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _server_lock(location: StoreLocation, *, timeout: float, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    import socket
+
+    client = make_client(location)
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    deadline = None if timeout < 0 else time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            client.create_collection(LOCK_COLLECTION, metadata=me, embedding_function=None)
+            break
+        except Exception as exc:  # noqa: BLE001 - "already exists" or a connection problem
+            try:
+                holder = client.get_collection(LOCK_COLLECTION).metadata or {}
+            except Exception:  # noqa: BLE001
+                if "exist" in str(exc).lower():
+                    continue  # released between our two calls
+                raise StoreError(_open_failure(location, exc)) from None
+        if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0) or 0)):
+            with contextlib.suppress(Exception):
+                client.delete_collection(LOCK_COLLECTION)  # left by a process of this machine that died
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            raise StoreBusyError(
+                f"Another 'hayswitch index' run (host {holder.get('host')}, pid {holder.get('pid')}) is writing to "
+                f"{location}. Wait for it and run again, or pass --lock-timeout with a longer wait. If that run is "
+                f"gone, delete the Chroma collection {LOCK_COLLECTION!r} on the server."
+            )
+        if not told and on_wait is not None:
+            on_wait(
+                f"another 'hayswitch index' run (host {holder.get('host')}, pid {holder.get('pid')}) is writing "
+                f"to {location}; waiting for it to finish"
+            )
+            told = True
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            client.delete_collection(LOCK_COLLECTION)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
