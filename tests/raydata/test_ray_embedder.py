@@ -69,11 +69,14 @@ def test_a_failed_request_fails_only_its_records(caplog: pytest.LogCaptureFixtur
     errors = out["embedding_error"].tolist()
     assert errors[2] == errors[3]
     assert errors[2].startswith("RateLimitError: ")
-    assert errors[:2] == [None, None] and errors[4:] == [None, None, None]
-    assert out["embedding"][2] is None and out["embedding"][4] is None
+    assert errors[:2] == [None, None]
+    assert errors[4:] == [None, None, None]
+    assert out["embedding"][2] is None
+    assert out["embedding"][4] is None
     assert out["embedding"][6].tolist() == fake_embedding("e five", 8)
     assert out["embedding_provider"].tolist() == ["fake", "fake", None, None, None, None, "fake"]
-    assert "2 record(s) failed" in caplog.text and "id-2, id-3" in caplog.text
+    assert "2 record(s) failed" in caplog.text
+    assert "id-2, id-3" in caplog.text
     assert embedder.provider.requests == 1 + 2 + 1  # type: ignore[union-attr]  # the failing request was retried once
 
 
@@ -100,7 +103,8 @@ def test_composes_text_like_the_document_embedder_and_shares_its_cache(tmp_path:
         np.asarray(d.embedding, dtype=np.float32).tolist() for d in expected
     ]
     for doc in expected:  # same provenance values as the component's meta
-        assert doc.meta["embedding_provider"] == "fake" and doc.meta["embedding_dimension"] == 64
+        assert doc.meta["embedding_provider"] == "fake"
+        assert doc.meta["embedding_dimension"] == 64
     with EmbeddingCache(cache) as opened:
         assert len(opened) == 4  # same namespace and texts: the Ray path added no entry ...
     # ... and a fresh embedder makes no provider request for them.
@@ -169,7 +173,7 @@ def test_unsupported_provider_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_bad_batches_say_what_is_wrong() -> None:
     embedder = HayswitchEmbedder(provider="fake")
-    with pytest.raises(InvalidInputError, match="no column.*'id'.*id_column=None"):
+    with pytest.raises(InvalidInputError, match=r"no column.*'id'.*id_column=None"):
         embedder({"text": np.array(["a"])})
     with pytest.raises(InvalidInputError, match="'body'"):
         HayswitchEmbedder(provider="fake", text_column="body")(batch(["a"]))
@@ -183,4 +187,5 @@ def test_bad_batches_say_what_is_wrong() -> None:
 
 def test_empty_batch() -> None:
     out = HayswitchEmbedder(provider="fake")({"id": np.array([], dtype=str), "text": np.array([], dtype=object)})
-    assert len(out["embedding"]) == 0 and len(out["embedding_status"]) == 0
+    assert len(out["embedding"]) == 0
+    assert len(out["embedding_status"]) == 0

@@ -44,6 +44,7 @@ This module is part of the protocol layer: it imports neither Haystack nor Ray a
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -79,6 +80,7 @@ __all__ = [
     "HayswitchEmbedder",
     "embed_dataset",
     "require_ray",
+    "start_ray",
 ]
 
 logger = logging.getLogger("hayswitch.ray")
@@ -112,6 +114,39 @@ def require_ray() -> ModuleType:
         import ray.data
     except ImportError as exc:
         raise ConfigurationError(f"{RAY_INSTALL_HINT} ({exc}).") from None
+    return ray
+
+
+def start_ray(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    env_vars: Mapping[str, str] | None = None,
+) -> ModuleType:
+    """Connect to a Ray cluster, or start a local one on this machine.
+
+    Without ``address``, a local cluster is started with ``num_cpus`` CPUs (None: all of them), no
+    dashboard and no usage statistics (``RAY_USAGE_STATS_ENABLED=0`` unless set). With an address
+    (``auto``, ``ray://head:10001``, ``head:6379``), the existing cluster is used. If Ray is already
+    initialised in this process, it is used as it is.
+
+    :param env_vars: environment variables for the workers (Ray's ``runtime_env``); never put
+        secrets here, set them in the workers' environment (e.g. a Kubernetes secret).
+    :returns: the ``ray`` module; call ``ray.shutdown()`` when done.
+    :raises ConfigurationError: if Ray Data is not installed.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
+    options: dict[str, Any] = {"runtime_env": runtime_env, "logging_level": logging.WARNING, "log_to_driver": False}
+    if address:
+        ray.init(address=address, **options)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **options)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # hayswitch shows its own progress
     return ray
 
 
