@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -526,12 +527,16 @@ def embed_dataset(
         extra["num_cpus"] = num_cpus
     if num_gpus is not None:
         extra["num_gpus"] = num_gpus
-    return dataset.map_batches(
-        embedder_cls or HayswitchEmbedder,
-        fn_constructor_kwargs=embedder_options,
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        batch_size=batch_size,
-        batch_format="numpy",
-        **extra,
-        **remote_args,
-    )
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates passing actor options such as max_restarts as **ray_remote_args but
+        # offers no named parameter for them yet; they are still honoured.
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        return dataset.map_batches(
+            embedder_cls or HayswitchEmbedder,
+            fn_constructor_kwargs=embedder_options,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            batch_size=batch_size,
+            batch_format="numpy",
+            **extra,
+            **remote_args,
+        )
