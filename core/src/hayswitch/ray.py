@@ -146,8 +146,11 @@ def start_ray(
         ray.init(address=address, **options)
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, **options)
+    for name in ("ray", "ray.data"):  # Ray Data logs every execution plan at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # hayswitch shows its own progress
+    context.print_on_execution_start = False
     return ray
 
 
