@@ -21,7 +21,8 @@ dies is replaced and its batch runs again on another actor).
 
 **Per batch**, the embedder keeps every input column and the row order, and adds:
 
-* ``embedding`` (``embedding_column``): the vector, or None for a failed or skipped record;
+* ``embedding`` (``embedding_column``): the vector (a list of floats, exactly as the provider
+  returned it; an Arrow ``list<double>`` column in Ray), or None for a failed or skipped record;
 * ``embedding_status``: ``"ok"``, ``"failed"`` (the provider gave up after its retries, or
   rejected the input) or ``"skipped"`` (no text: None, empty or whitespace, never sent);
 * ``embedding_error``: ``"ErrorType: message"`` for a failed record, else None (the same text as
@@ -49,7 +50,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -202,7 +203,6 @@ class HayswitchEmbedder:
         provenance: bool = True,
         cache: bool | str | None = None,
         fallbacks: Sequence[FallbackSpec] | None = None,
-        dtype: Literal["float64", "float32"] = "float64",
     ) -> None:
         """Create the provider (secrets are resolved here, once per actor) and open the cache.
 
@@ -234,8 +234,6 @@ class HayswitchEmbedder:
             node a local path or leave it off.
         :param fallbacks: providers to embed a request with once this one has given up on it, in
             the same embedding space (see :mod:`hayswitch.fallback`).
-        :param dtype: the vector element type in the output (``float64`` keeps the provider's
-            values exactly; ``float32`` halves the memory).
         :raises ProviderNotFoundError: the provider is unknown, or none is configured and the
             default is not installed.
         :raises SettingsError: invalid settings.
@@ -264,8 +262,6 @@ class HayswitchEmbedder:
         for name, value in (("embedding_separator", embedding_separator), ("prefix", prefix), ("suffix", suffix)):
             if not isinstance(value, str):
                 raise InvalidInputError(f"{owner}: {name} must be a string.")
-        if dtype not in ("float64", "float32"):
-            raise InvalidInputError(f"{owner}: dtype must be 'float64' or 'float32', got {dtype!r}.")
         self.text_column = text_column
         self.id_column = id_column
         self.embedding_column = embedding_column
@@ -275,7 +271,6 @@ class HayswitchEmbedder:
         self.suffix = suffix
         self.max_concurrency = max_concurrency
         self.provenance = bool(provenance)
-        self.dtype = dtype
         self._primary = self._create_provider(provider, profile, settings, model, retry)
         self._provider: Provider | FallbackChain = self._primary
         self._cache: EmbeddingCache | None = None
@@ -439,7 +434,10 @@ class HayswitchEmbedder:
                     status[i], errors[i] = STATUS_FAILED, message
                 continue
             for i, vector in zip(group, outcome.vectors, strict=True):
-                vectors[i] = np.asarray(vector, dtype=self.dtype)
+                # A list of floats, not an ndarray: Ray stores a column of lists (with None for
+                # failed/skipped rows) as one Arrow list<double> type in every batch, while
+                # ndarrays become a tensor column that cannot be combined with a batch holding None.
+                vectors[i] = [float(x) for x in vector]
                 status[i], models[i] = STATUS_OK, outcome.model
         failed = [i for i in range(count) if status[i] == STATUS_FAILED]
         if failed:
@@ -481,9 +479,10 @@ class HayswitchEmbedder:
                 f"got {type(batch).__name__}."
             )
         result = self.embed_columns(batch)
+        produced = {self.embedding_column, STATUS_COLUMN, ERROR_COLUMN, *PROVENANCE_COLUMNS}
         out: dict[str, np.ndarray] = {}
         for name, values in result.items():
-            if isinstance(batch.get(name), np.ndarray):
+            if name not in produced and isinstance(batch.get(name), np.ndarray):
                 out[name] = batch[name]  # input columns go back untouched
             elif name == self.embedding_column or any(v is None for v in values):
                 out[name] = _object_array(values)
