@@ -360,16 +360,22 @@ def index_paths_ray(
 
             ray_started = time.perf_counter()
             # A cluster this run starts (or connects to) is released at the end; a Ray already
-            # initialised in this process (a notebook, a test session) is left as it was.
-            owned = not ray.is_initialized()
-            start_ray(ray_address, num_cpus=None if ray_address else _local_cpus(workers))
-            report.ray_start_seconds = time.perf_counter() - ray_started
+            # initialised in this process (a notebook, a test session) is left as it was. With no
+            # file to look at (all gone or excluded), Ray is not started at all.
+            owned = bool(todo) and not ray.is_initialized()
+            if todo:
+                start_ray(ray_address, num_cpus=None if ray_address else _local_cpus(workers))
+                report.ray_start_seconds = time.perf_counter() - ray_started
             options = {"provider": provider, "profile": profile, "cache": str(cache_path) if cache_path else None}
             bar = tqdm(total=len(todo), unit="file", desc="Indexing (ray)", disable=not progress, dynamic_ncols=True)
             with warnings.catch_warnings(), bar:
                 # Small corpora give the embedding pool fewer blocks than actors; Ray says so at length.
                 warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
-                results = ray_file_results(ray, todo, workers=workers, batch_size=batch_size, embedder_options=options)
+                results: Iterable[FileResult] = (
+                    ray_file_results(ray, todo, workers=workers, batch_size=batch_size, embedder_options=options)
+                    if todo
+                    else ()
+                )
                 for result in results:
                     bar.update(1)
                     previous = manifest.get(result.key)
