@@ -201,7 +201,8 @@ def index_paths(
         raise InvalidInputError("The document embedder has no provider after warm-up.")
 
     concurrency = getattr(instance.capabilities, "max_concurrency", 1) or 1
-    round_size = batch_size * max(1, int(concurrency))
+    per_request = batch_size or getattr(instance.capabilities, "max_batch_size", None) or 32
+    round_size = int(per_request) * max(1, int(concurrency))
     created = location.path is not None and not location.path.exists()
     committed = False
     try:

@@ -186,7 +186,7 @@ def ray_file_results(
     files: Sequence[tuple[str, str, str | None]],
     *,
     workers: int,
-    batch_size: int,
+    batch_size: int | None,
     embedder_options: Mapping[str, Any],
 ) -> Iterator[FileResult]:
     """Run the read/split/embed pipeline over ``files`` (``(key, shown path, known sha256)``) and
@@ -205,8 +205,8 @@ def ray_file_results(
     embedded = embed_dataset(
         split,
         workers=workers,
-        batch_size=max(batch_size, RAY_BATCH_ROWS),
-        request_batch_size=batch_size,
+        batch_size=max(batch_size or 0, RAY_BATCH_ROWS),
+        request_batch_size=batch_size,  # None: the provider's declared maximum
         text_column="content",
         id_column="id",
         meta_fields_to_embed=["heading"],
@@ -225,7 +225,7 @@ def index_paths_ray(
     store_path: Path | str,
     provider: str | None = None,
     profile: str | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     rebuild: bool = False,
     progress: bool = True,
     on_warning: Callable[[str], None] | None = None,
