@@ -40,7 +40,7 @@ $(STAMP): constraints.txt core/pyproject.toml $(wildcard providers/*/pyproject.t
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e "core[test]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]") -e "examples/provider-template[test]" \
+	$(PIP) install -q -e "core[test,ray]" $(foreach p,$(PROVIDER_DIRS) $(TOOL_DIRS),-e "$(p)[test]") -e "examples/provider-template[test]" \
 	  -r docs/requirements.txt
 	@touch $@
 

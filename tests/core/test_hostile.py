@@ -184,10 +184,10 @@ case(
 )
 case(
     "cli-index-corrupt-store",
-    cli("index", "{tmp}/docs", "-p", "fake", "-q", "--store", "{tmp}/idx/store.json"),
+    cli("index", "{tmp}/docs", "-p", "fake", "-q", "--store", "{tmp}/idx"),
     EXIT_INPUT,
     "--rebuild",
-    setup=lambda c: [_doc(c), c.file("idx/store.json", "{not json")],
+    setup=lambda c: [_doc(c), c.file("idx/chroma.sqlite3", "{not a database")],
 )
 case(
     "cli-index-store-under-a-file",
@@ -200,7 +200,7 @@ case(
     "cli-index-store-is-a-folder",
     cli("index", "{tmp}/docs", "-p", "fake", "-q", "--store", "{tmp}/docs"),
     EXIT_INPUT,
-    "--store must name an index file",
+    "Choose a new or empty folder",
     setup=_doc,
 )
 case("cli-ask-empty-question", cli("ask", "   "), EXIT_INPUT, "Example: hayswitch ask")

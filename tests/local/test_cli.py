@@ -275,7 +275,7 @@ def test_store_that_cannot_be_written_fails_cleanly(corpus: Path, tmp_path: Path
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
     # (--no-cache: the embedding cache next to the store would be the first thing to fail.)
-    assert_clean_failure(index(corpus, blocker / "store", "--no-cache"), 3, "Cannot create the store folder")
+    assert_clean_failure(index(corpus, blocker / "store", "--no-cache"), 3, "is a file, not a folder", "--store")
     assert_clean_failure(index(corpus, blocker, "--rebuild", "--no-cache"), 3, "is a file")
 
 

@@ -51,6 +51,7 @@ class IndexReport:
     embedding: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    ray_start_seconds: float | None = None
 
     def summary(self) -> str:
         emb = self.embedding or {}
@@ -94,6 +95,9 @@ def index_paths(
     cache: bool | Path = True,
     exclude: Sequence[str] = (),
     lock_timeout: float = -1,
+    engine: str = "local",
+    ray_address: str | None = None,
+    workers: int = 2,
 ) -> IndexReport:
     """Index ``paths`` into the store ``store_path`` (a folder, or a Chroma server URL): the work
     behind ``hayswitch index``.
@@ -116,7 +120,31 @@ def index_paths(
         ``cache.sqlite`` next to an embedded store's folder (``.hayswitch/cache.sqlite`` for a
         server store), a path, or False for none. Passages embedded before with the same provider,
         model and settings are not sent again, even after ``rebuild``.
+    :param engine: ``local`` (this process) or ``ray`` (a Ray Data pipeline, see
+        :mod:`hayswitch.cli.index_ray`; ``ray_address`` and ``workers`` apply to it).
     """
+    if engine not in ("local", "ray"):
+        from hayswitch.errors import InvalidInputError as _InvalidInput
+
+        raise _InvalidInput(f"--engine must be 'local' or 'ray', got {engine!r}.")
+    if engine == "ray":
+        from hayswitch.cli.index_ray import index_paths_ray
+
+        return index_paths_ray(
+            paths,
+            store_path=store_path,
+            provider=provider,
+            profile=profile,
+            batch_size=batch_size,
+            rebuild=rebuild,
+            progress=progress,
+            on_warning=on_warning,
+            cache=cache,
+            exclude=exclude,
+            lock_timeout=lock_timeout,
+            ray_address=ray_address,
+            workers=workers,
+        )
     from tqdm import tqdm
 
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
@@ -384,10 +412,23 @@ def register(app: typer.Typer) -> None:
             "--lock-timeout",
             help="Seconds to wait while another index run writes to the store (-1: as long as it takes; 0: fail now).",
         ),
+        engine: str = typer.Option(
+            "local", "--engine", help="'local' (this process) or 'ray' (Ray Data; pip install 'hayswitch[ray]')."
+        ),
+        ray_address: str | None = typer.Option(
+            None, "--ray-address", help="With --engine ray: an existing cluster (e.g. auto); default: start one here."
+        ),
+        workers: int = typer.Option(
+            2, "--workers", min=1, help="With --engine ray: embedding actors (one provider each)."
+        ),
     ) -> None:
         """Convert and split files into passages, embed them and store them (re-runs embed only changes)."""
         if provider and profile:
             raise fail("pass either --provider or --profile, not both.", EXIT_INPUT)
+        if engine not in ("local", "ray"):
+            raise fail(f"--engine must be 'local' or 'ray', got {engine!r}.", EXIT_INPUT)
+        if engine == "local" and ray_address:
+            raise fail("--ray-address needs --engine ray.", EXIT_INPUT)
         with friendly_errors():
             report = index_paths(
                 list(paths),
@@ -400,6 +441,9 @@ def register(app: typer.Typer) -> None:
                 cache=cache,
                 exclude=exclude,
                 lock_timeout=lock_timeout,
+                engine=engine,
+                ray_address=ray_address,
+                workers=workers,
                 on_warning=lambda message: typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True),
             )
         typer.echo(report.summary())

@@ -682,6 +682,14 @@ def _file_lock(path: Path, *, timeout: float, on_wait: Callable[[str], None] | N
     from filelock import FileLock, Timeout
 
     target = path.resolve()
+    if target.is_dir() and not (target / "chroma.sqlite3").exists():
+        strangers = sorted(p.name for p in target.iterdir() if p.name != LOCK_FILE)
+        if strangers:
+            shown = ", ".join(strangers[:3]) + (", ..." if len(strangers) > 3 else "")
+            raise StoreError(
+                f"--store {path} is a folder that holds other files ({shown}) and no store: hayswitch will not "
+                f"write its store among them. Choose a new or empty folder (default {DEFAULT_STORE})."
+            )
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
