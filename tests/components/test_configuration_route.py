@@ -125,7 +125,11 @@ def test_one_message_for_a_missing_default_provider(monkeypatch: pytest.MonkeyPa
             ProviderChatGenerator().warm_up()
     finally:
         hayswitch.reset_registry()
-    expected = str(default_provider_missing(["fake"]))
+    # The registry's note on HAYSWITCH_PLUGINS (harden) is carried by both.
+    note = "HAYSWITCH_PLUGINS restricts loading to: fake; add the entry point you need or unset the variable."
+    assert from_api.value.note == note
+    assert from_component.value.note == note
+    expected = str(default_provider_missing(["fake"], note=note))
     assert str(from_api.value) == expected
-    assert str(from_component.value) == str(default_provider_missing(["fake"], "ProviderChatGenerator"))
+    assert str(from_component.value) == str(default_provider_missing(["fake"], "ProviderChatGenerator", note=note))
     assert str(from_component.value).endswith(expected.split(" and the default provider ", 1)[1])
