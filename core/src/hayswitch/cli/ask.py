@@ -241,7 +241,9 @@ def register(app: typer.Typer) -> None:
         provider: str | None = typer.Option(None, "--provider", "-p", help="Provider (default: configured)."),
         profile: str | None = typer.Option(None, "--profile", help="A profile of hayswitch.toml."),
         max_tokens: int = typer.Option(DEFAULT_MAX_TOKENS, "--max-tokens", min=1, help="Longest answer, in tokens."),
-        stream: bool = typer.Option(False, "--stream", help="Print the answer as soon as it has been checked against its evidence."),
+        stream: bool = typer.Option(
+            False, "--stream", help="Print the answer as soon as it has been checked against its evidence."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON object (answer, sources, model, usage)."),
     ) -> None:
         """Answer a question from your indexed documents, citing the passages used."""
