@@ -122,7 +122,7 @@ def test_tools_tool_choice_and_tool_messages_are_sent_natively(
     assert body["tool_choice"] == "auto"
     assert body["messages"][1] == {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
         ],

@@ -28,8 +28,8 @@ from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import Secret
 from hayswitch.types import (
     Capabilities,
-    FinishReason,
     EmbeddingResult,
+    FinishReason,
     GenerationChunk,
     GenerationOptions,
     GenerationResult,

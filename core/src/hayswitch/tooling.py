@@ -428,6 +428,12 @@ def _render(messages: Sequence[Message], instructions: str | None, *, tools_as_t
             out.append(Message.assistant(((m.content + "\n") if m.content else "") + rendered))
         else:
             out.append(m)
+    if tools_as_text and messages and messages[-1].role == "tool":
+        last = out[-1]
+        out[-1] = Message.user(
+            last.content + "\nIf these results answer the question, give the final answer now; "
+            "call a tool only for something still missing."
+        )
     if instructions:
         if out and out[0].role == "system":
             out[0] = Message.system(out[0].content + "\n\n" + instructions)
@@ -486,6 +492,25 @@ def _parse_reply(
     return "", calls
 
 
+def _repeats(calls: list[ToolCall], messages: Sequence[Message]) -> tuple[ToolCall, str] | None:
+    """A call identical (tool and arguments) to one already answered since the last user
+    message, with that answer: repeating it cannot help."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    recent = messages[last_user + 1 :]
+    results = {m.tool_call_id: m.content for m in recent if m.role == "tool"}
+    made = {
+        (c.name, json.dumps(c.arguments, sort_keys=True)): results[c.id]
+        for m in recent
+        for c in m.tool_calls
+        if c.id in results
+    }
+    for call in calls:
+        key = (call.name, json.dumps(call.arguments, sort_keys=True))
+        if key in made:
+            return call, made[key]
+    return None
+
+
 def _emulated_request(
     messages: Sequence[Message], options: GenerationOptions, capabilities: Capabilities
 ) -> tuple[list[Message], GenerationOptions, bool]:
@@ -515,20 +540,62 @@ def _emulated_request(
 
 
 def _accept(
-    result: GenerationResult, options: GenerationOptions, tools_emulated: bool, provider: str
+    result: GenerationResult,
+    messages: Sequence[Message],
+    options: GenerationOptions,
+    tools_emulated: bool,
+    provider: str,
 ) -> GenerationResult:
     if result.tool_calls:  # native tool calls (only structured output is emulated)
         check_tool_calls(result.tool_calls, options, provider)
         return result
     text, calls = _parse_reply(result.text, options, tools_emulated, provider)
+    repeated = _repeats(calls, messages)
+    if repeated is not None:
+        raise _RepeatedCall(repeated[0].name, repeated[1], provider)
     return _finish(result, text, calls)
 
 
-def _feedback(messages: list[Message], reply: str, problem: str) -> list[Message]:
+class _RepeatedCall(ResponseError):
+    def __init__(self, tool: str, result: str, provider: str) -> None:
+        self.tool = tool
+        super().__init__(
+            f"It repeats the call of {tool!r} with the same arguments. You already have its result: {result}. "
+            'Use it to give the final answer: {"answer": "..."}.',
+            provider=provider,
+        )
+
+
+def _after_problem(
+    exc: ResponseError, options: GenerationOptions, inner: GenerationOptions, caps: Capabilities
+) -> GenerationOptions:
+    """The hook's options for the next attempt. Where the backend enforces the reply schema and the
+    model repeated a call whose result it already has (small models loop like this), the next
+    reply is constrained to the final answer: the information it asked for is in the conversation."""
+    if (
+        not isinstance(exc, _RepeatedCall)
+        or caps.structured_output != "native"
+        or options.tool_choice not in (None, "auto")
+    ):
+        return inner
+    schema = reply_schema(options.model_copy(update={"tools": None}))
+    answer = {
+        "type": "object",
+        "properties": {"answer": schema if schema is not None else {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    return inner.model_copy(
+        update={"response_format": ResponseFormat.model_validate({"name": "reply", "schema": answer})}
+    )
+
+
+def _feedback(messages: list[Message], reply: str, problem: ResponseError) -> list[Message]:
+    detail = str(problem).removeprefix(f"[{problem.provider}] ") if problem.provider else str(problem)
     return [
         *messages,
         Message.assistant(reply),
-        Message.user(f"That reply is invalid: {problem} Reply again with only the JSON described above."),
+        Message.user(f"That reply is invalid: {detail} Reply again with only the JSON described above."),
     ]
 
 
@@ -540,12 +607,13 @@ def emulate_generation(provider: Provider, messages: Sequence[Message], options:
     rendered, inner, tools_emulated = _emulated_request(messages, options, provider.capabilities)
     last: ResponseError | None = None
     for _ in range(EMULATION_ATTEMPTS):
-        result = provider.retry_policy.call(lambda msgs=rendered: provider._generate(msgs, inner))  # type: ignore[misc]
+        result = provider.retry_policy.call(lambda m=rendered, o=inner: provider._generate(m, o))  # type: ignore[misc]
         try:
-            return _accept(result, options, tools_emulated, provider.name)
+            return _accept(result, messages, options, tools_emulated, provider.name)
         except ResponseError as exc:
             last = exc
-            rendered = _feedback(rendered, result.text, str(exc))
+            rendered = _feedback(rendered, result.text, exc)
+            inner = _after_problem(exc, options, inner, provider.capabilities)
     raise _give_up(last, provider.name)
 
 
@@ -556,12 +624,13 @@ async def aemulate_generation(
     rendered, inner, tools_emulated = _emulated_request(messages, options, provider.capabilities)
     last: ResponseError | None = None
     for _ in range(EMULATION_ATTEMPTS):
-        result = await provider.retry_policy.acall(lambda msgs=rendered: provider._agenerate(msgs, inner))  # type: ignore[misc]
+        result = await provider.retry_policy.acall(lambda m=rendered, o=inner: provider._agenerate(m, o))  # type: ignore[misc]
         try:
-            return _accept(result, options, tools_emulated, provider.name)
+            return _accept(result, messages, options, tools_emulated, provider.name)
         except ResponseError as exc:
             last = exc
-            rendered = _feedback(rendered, result.text, str(exc))
+            rendered = _feedback(rendered, result.text, exc)
+            inner = _after_problem(exc, options, inner, provider.capabilities)
     raise _give_up(last, provider.name)
 
 

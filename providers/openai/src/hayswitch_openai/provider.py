@@ -197,6 +197,14 @@ class OpenAISettings(ProviderSettings):
         default="meta",
         description="On finish_reason 'content_filter': report it in meta ('meta') or raise ContentFilteredError.",
     )
+    response_format_style: Literal["json_schema", "json_object_schema"] = Field(
+        default="json_schema",
+        description=(
+            "How a JSON-schema response_format is sent: 'json_schema' (OpenAI's {'type': 'json_schema', "
+            "'json_schema': {...}}, also vLLM, SGLang, LM Studio) or 'json_object_schema' ({'type': 'json_object', "
+            "'schema': {...}}, which llama-cpp-python's server and Anyscale enforce with a grammar)."
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -282,7 +290,7 @@ def _message_param(message: Message) -> dict[str, Any]:
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     param: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.tool_calls:
-        param["content"] = message.content or None
+        # "" rather than null: llama.cpp's server refuses null and chat templates read the content.
         param["tool_calls"] = [
             {
                 "id": call.id,
@@ -374,6 +382,7 @@ class OpenAIProvider(Provider):
                 "embedding_model": DEFAULT_ALIAS,
                 "timeout": 30.0,
                 "long_text": "truncate",
+                "response_format_style": "json_object_schema",
             },
             "env": {key_var: "hayswitch-live-test-key"},
             "cassette_dir": str(cassettes),
@@ -612,7 +621,11 @@ class OpenAIProvider(Provider):
         if options.stop:
             params["stop"] = list(options.stop)
         if options.response_format is not None:
-            params["response_format"] = options.response_format.to_openai()
+            fmt = options.response_format
+            if s.response_format_style == "json_object_schema":
+                params["response_format"] = {"type": "json_object", "schema": fmt.json_schema}
+            else:
+                params["response_format"] = fmt.to_openai()
         if options.tools:
             params["tools"] = [_tool_param(t) for t in options.tools]
             choice = options.tool_choice
