@@ -378,7 +378,8 @@ def test_emulated_history_is_rendered_as_text_and_answer_is_parsed() -> None:
     messages, _ = provider.seen[0]
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert json.loads(messages[2].content) == {"tool": "get_weather", "arguments": {"city": "Lima"}}
-    assert messages[3].content == "Tool 'get_weather' returned: rain"
+    assert messages[3].content.startswith("Tool 'get_weather' returned: rain\n")
+    assert "final answer" in messages[3].content  # the last result reminds the model to answer
 
 
 def test_emulated_plain_text_is_an_answer_under_auto() -> None:
@@ -398,6 +399,23 @@ def test_emulation_feeds_back_invalid_output_then_succeeds() -> None:
     second, _ = provider.seen[1]
     assert second[-2].role == "assistant"
     assert "'b' is a required property" in second[-1].content
+
+
+def test_a_repeated_answered_call_is_fed_back_and_then_constrained_to_the_answer() -> None:
+    provider = GrammarModel(retry=NO_RETRY)
+    call = ToolCall(id="c1", name="get_weather", arguments={"city": "Lima"})
+    history = [Message.user("Weather in Lima?"), Message.assistant(tool_calls=[call]), Message.tool("rain", "c1")]
+    provider.results = [
+        result('{"tool": "get_weather", "arguments": {"city": "Lima"}}'),
+        result('{"answer": "Rain in Lima."}'),
+    ]
+    assert provider.generate(history, {"tools": [WEATHER, ADD]}).text == "Rain in Lima."
+    (first_messages, first), (second_messages, second) = provider.seen
+    assert first.response_format is not None
+    assert "anyOf" in first.response_format.json_schema
+    assert second.response_format is not None
+    assert second.response_format.json_schema["required"] == ["answer"]  # tools taken out
+    assert "You already have its result: rain" in second_messages[-1].content
 
 
 def test_emulation_gives_up_after_bounded_attempts() -> None:
