@@ -410,7 +410,7 @@ def test_a_repeated_answered_call_is_fed_back_and_then_constrained_to_the_answer
         result('{"answer": "Rain in Lima."}'),
     ]
     assert provider.generate(history, {"tools": [WEATHER, ADD]}).text == "Rain in Lima."
-    (first_messages, first), (second_messages, second) = provider.seen
+    (_, first), (second_messages, second) = provider.seen
     assert first.response_format is not None
     assert "anyOf" in first.response_format.json_schema
     assert second.response_format is not None

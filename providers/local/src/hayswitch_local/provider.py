@@ -144,6 +144,33 @@ def _onnx_installed() -> bool:
     return onnx_available()
 
 
+_SMALL_RANGE = 256
+
+
+def _grammar_schema(node: Any) -> Any:
+    """The schema with bounded integer ranges spelled as enums: llama.cpp's schema-to-grammar
+    converter enforces enums but ignores ``minimum``/``maximum``, so ``{"type": "integer",
+    "minimum": 1, "maximum": 5}`` becomes ``{"enum": [1, 2, 3, 4, 5]}`` (ranges of at most 256
+    values). Everything else is kept; the base class still validates the reply."""
+    if isinstance(node, list):
+        return [_grammar_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _grammar_schema(value) for key, value in node.items()}
+    if out.get("type") == "integer" and "enum" not in out:
+        low = out.get("minimum", out["exclusiveMinimum"] + 1 if isinstance(out.get("exclusiveMinimum"), int) else None)
+        high = out.get("maximum", out["exclusiveMaximum"] - 1 if isinstance(out.get("exclusiveMaximum"), int) else None)
+        if isinstance(low, int) and isinstance(high, int) and 0 <= high - low < _SMALL_RANGE:
+            step = out.get("multipleOf", 1) if isinstance(out.get("multipleOf"), int) else 1
+            values = [v for v in range(low, high + 1) if v % step == 0]
+            rest = {k: v for k, v in out.items() if k not in _BOUNDS}
+            return {**rest, "enum": values}
+    return out
+
+
+_BOUNDS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
 def _finish_reason(raw: Any) -> FinishReason:
     return raw if raw in ("stop", "length") else "unknown"
 
@@ -302,10 +329,11 @@ class LocalProvider(Provider):
             # Grammar-constrained decoding: only text valid against the schema can be sampled.
             from llama_cpp import LlamaGrammar
 
-            schema = json.dumps(options.response_format.json_schema)
+            schema = json.dumps(_grammar_schema(options.response_format.json_schema))
             try:
                 kwargs["grammar"] = LlamaGrammar.from_json_schema(schema, verbose=False)
-            except (ValueError, RuntimeError, KeyError, TypeError, NotImplementedError) as exc:
+            except (ValueError, RuntimeError, KeyError, TypeError, NotImplementedError, AssertionError) as exc:
+                # llama-cpp-python's converter signals unsupported constructs with these (even asserts).
                 raise InvalidInputError(
                     f"llama.cpp cannot turn the response_format schema into a grammar ({type(exc).__name__}: "
                     f"{exc}). Simplify the schema (plain types, properties, enums, arrays, anyOf)."
