@@ -4,15 +4,18 @@ native tool calls with ``tool_choice="auto"``), started on loopback for this mod
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from haystack.components.agents import Agent
 from haystack.dataclasses import ChatMessage
 from haystack.tools import Tool
-from openai_support import LIVE_KEY, server_settings
+from openai_support import DEFAULT_ALIAS, LIVE_KEY, server_settings
 
 from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
 from hayswitch.retry import NO_RETRY
@@ -21,6 +24,8 @@ from hayswitch_openai import OpenAIProvider
 from hayswitch_openai.llamacpp_server import LlamaCppServer
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+AGENTS = Path(__file__).resolve().parents[2] / "examples" / "agents"
 
 WEATHER = {
     "name": "get_weather",
@@ -100,3 +105,38 @@ def test_agent_calls_the_tool_and_gets_its_result(settings: dict[str, Any]) -> N
     assert messages[1].tool_calls[0].tool_name == "get_weather"
     assert messages[2].tool_call_result.result == "sunny, 24 C"
     assert messages[2].tool_call_result.origin.id == messages[1].tool_calls[0].id
+
+
+def test_agent_yaml_runs_on_openai_selected_by_environment(
+    monkeypatch: pytest.MonkeyPatch, function_server: LlamaCppServer
+) -> None:
+    """The same examples/agents/agent.yaml as on fake and local, with HAYSWITCH_PROVIDER=openai
+    (and the server's address in the environment): the Agent makes a native call of a declared
+    tool with schema-valid arguments, gets its result, and ends with a text reply."""
+    monkeypatch.setenv("HAYSWITCH_PROVIDER", "openai")
+    monkeypatch.setenv("HAYSWITCH_OPENAI__BASE_URL", function_server.base_url)
+    monkeypatch.setenv("HAYSWITCH_OPENAI__CHAT_MODEL", DEFAULT_ALIAS)
+    monkeypatch.setenv("HAYSWITCH_OPENAI__TIMEOUT", "120")
+    monkeypatch.setenv("OPENAI_API_KEY", LIVE_KEY)
+    monkeypatch.syspath_prepend(str(AGENTS))
+    spec = importlib.util.spec_from_file_location("run_agent_openai", AGENTS / "run_agent.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        output = module.run("What is the weather in Paris?")
+    finally:
+        sys.modules.pop("weather_tools", None)
+    messages = output["messages"]
+    calls = [c for m in messages for c in m.tool_calls]
+    results = [r for m in messages for r in m.tool_call_results]
+    assert calls
+    assert calls[0].tool_name in ("get_weather", "add")
+    assert results
+    assert results[0].origin.id == calls[0].id
+    assert all(not r.error for r in results)
+    last = output["last_message"]
+    assert last.meta["provider"] == "openai"
+    assert not last.tool_calls
+    assert last.text is not None
