@@ -306,19 +306,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--providers", nargs="+", default=["local", "openai"], choices=["local", "openai"])
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--only", choices=["structured", "tools"], default=None, help="run one of the two measures")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     for name in args.providers:
         with open_provider(name) as provider:
-            results[name] = {"structured": structured(provider), "tools": tool_calls(provider)}
+            results[name] = {}
+            if args.only in (None, "structured"):
+                results[name]["structured"] = structured(provider)
+            if args.only in (None, "tools"):
+                results[name]["tools"] = tool_calls(provider)
     print("| provider | schema-valid JSON | right tool, valid args | well-formed calls |")
     print("|---|---|---|---|")
     for name, r in results.items():
-        s, t = r["structured"], r["tools"]
-        print(
-            f"| {name} | {s['valid']}/{s['prompts']} ({100 * s['valid'] / s['prompts']:.0f} %) "
-            f"| {t['right_tool_valid_args']}/{t['tasks']} | {t['well_formed_calls']}/{t['tasks']} |"
-        )
+        s, t = r.get("structured"), r.get("tools")
+        valid = f"{s['valid']}/{s['prompts']} ({100 * s['valid'] / s['prompts']:.0f} %)" if s else "-"
+        right = f"{t['right_tool_valid_args']}/{t['tasks']}" if t else "-"
+        formed = f"{t['well_formed_calls']}/{t['tasks']}" if t else "-"
+        print(f"| {name} | {valid} | {right} | {formed} |")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)

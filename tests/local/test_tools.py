@@ -140,3 +140,16 @@ def test_agent_yaml_runs_on_local_selected_by_environment(
     assert last.meta["provider"] == "local"
     assert not last.tool_calls
     assert last.text is not None
+
+
+def test_grammar_strings_exclude_control_characters() -> None:
+    """llama-cpp-python's schema converter admits raw control characters in strings (invalid JSON,
+    seen in bench/tools_bench.py); the grammar hayswitch uses does not."""
+    from llama_cpp import LlamaGrammar
+
+    from hayswitch_local.provider import json_grammar
+
+    gbnf = json_grammar({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})
+    (char_rule,) = [line for line in gbnf.splitlines() if line.startswith("char ::=")]
+    assert char_rule.startswith(r'char ::= [^"\\\x7F\x00-\x1F] |')
+    LlamaGrammar.from_string(gbnf, verbose=False)  # llama.cpp parses it

@@ -147,6 +147,22 @@ def _onnx_installed() -> bool:
 _SMALL_RANGE = 256
 
 
+_ANY_CHAR = '[^"\\\\]'
+_JSON_CHAR = '[^"\\\\\\x7F\\x00-\\x1F]'
+
+
+def json_grammar(schema: dict[str, Any]) -> str:
+    """The GBNF grammar of JSON valid against ``schema`` (llama-cpp-python's converter), with string
+    characters restricted as JSON requires: its converter admits raw control characters (e.g. a
+    newline) inside strings, which no JSON parser accepts."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(_grammar_schema(schema)))
+    if _ANY_CHAR not in gbnf and "char ::=" in gbnf:
+        raise RuntimeError("llama-cpp-python's JSON grammar changed: its string character rule was not found")
+    return gbnf.replace(_ANY_CHAR, _JSON_CHAR)
+
+
 def _grammar_schema(node: Any) -> Any:
     """The schema with bounded integer ranges spelled as enums: llama.cpp's schema-to-grammar
     converter enforces enums but ignores ``minimum``/``maximum``, so ``{"type": "integer",
@@ -329,9 +345,10 @@ class LocalProvider(Provider):
             # Grammar-constrained decoding: only text valid against the schema can be sampled.
             from llama_cpp import LlamaGrammar
 
-            schema = json.dumps(_grammar_schema(options.response_format.json_schema))
             try:
-                kwargs["grammar"] = LlamaGrammar.from_json_schema(schema, verbose=False)
+                kwargs["grammar"] = LlamaGrammar.from_string(
+                    json_grammar(options.response_format.json_schema), verbose=False
+                )
             except (ValueError, RuntimeError, KeyError, TypeError, NotImplementedError, AssertionError) as exc:
                 # llama-cpp-python's converter signals unsupported constructs with these (even asserts).
                 raise InvalidInputError(
