@@ -69,6 +69,13 @@ CONTRACT_KEYS = frozenset(
         "unicode_texts",
         "long_text_words",
         "non_secret_settings",
+        "tool",
+        "tool_prompt",
+        "tool_result",
+        "tool_options",
+        "structured_schema",
+        "structured_prompt",
+        "model_follows_instructions",
     }
 )
 EXTRA_KEYS = frozenset({"test_class_name"})
@@ -106,6 +113,15 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "async_generate_matches_sync": "agenerate() gives the same reply as generate()",
     "async_stream_matches_sync": "astream() gives the same chunks as stream()",
     "close_is_idempotent": "close() can be called twice",
+    "tool_capabilities_are_declared": (
+        "tools / structured_output are declared native, emulated or None, and refused when None"
+    ),
+    "invalid_tool_requests_fail_before_any_request": (
+        "invalid tool schemas, duplicate names, an unknown tool_choice, a stray tool result: refused before any request"
+    ),
+    "tool_call_round_trip": "a required tool call is well-formed and schema-valid; its result leads to a text answer",
+    "stream_tool_call": "a streamed tool call arrives as deltas that assemble into a call of the required tool",
+    "structured_output_is_schema_valid": "with response_format, the reply is JSON valid against the schema",
 }
 
 
