@@ -162,7 +162,7 @@ def test_sync_and_async_replies_match() -> None:
         ([{"role": "user", "content": "hi"}], r"messages\[0\] is a dict"),
         (ChatMessage.from_user("x"), "takes a list of haystack ChatMessage"),
         (42, "takes a list of haystack ChatMessage"),
-        ([ChatMessage.from_assistant(tool_calls=[ToolCall(tool_name="f", arguments={})])], "tool"),
+        ([ChatMessage.from_tool("r", origin=ToolCall(tool_name="f", arguments={}))], "no earlier assistant"),
         ([ChatMessage.from_user("   ")], "empty"),
         ("", "empty"),
     ],

@@ -22,5 +22,6 @@ def server_settings(base_url: str, **extra: Any) -> dict[str, Any]:
         "embedding_model": DEFAULT_ALIAS,
         "timeout": 30.0,
         "long_text": "truncate",  # llama-cpp-python truncates over-long embedding inputs
+        "response_format_style": "json_object_schema",  # the form llama-cpp-python's server enforces
         **extra,
     }

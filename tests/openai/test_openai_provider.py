@@ -321,6 +321,7 @@ def test_options_are_sent_as_openai_parameters(make: Callable[..., OpenAIProvide
         "frequency_penalty": -0.5,
         "response_format": {"type": "json_object"},
     }
+    server.reply = lambda path, body: httpx2.Response(200, json=completion('{"a": 1}', "stop"))
     make().generate("hi", options)
     body = server.bodies("/chat/completions")[0]
     for key in ("max_tokens", "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"):
@@ -332,6 +333,7 @@ def test_options_are_sent_as_openai_parameters(make: Callable[..., OpenAIProvide
 def test_json_schema_response_format(make: Callable[..., OpenAIProvider], server: FakeServer) -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
     fmt = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+    server.reply = lambda path, body: httpx2.Response(200, json=completion('{"a": 1}', "stop"))
     make().generate("hi", {"response_format": fmt})
     assert server.bodies("/chat/completions")[0]["response_format"] == fmt
 
@@ -370,10 +372,12 @@ def test_options_model_is_the_openai_one() -> None:
     assert OpenAIProvider.options_model is OpenAIGenerationOptions
     opts = OpenAIProvider.validate_options({"response_format": {"type": "text"}})
     assert isinstance(opts, OpenAIGenerationOptions)
-    assert opts.response_format_param() == {"type": "text"}
+    assert opts.response_format_param() is None  # plain text: the field is not sent
 
 
-@pytest.mark.parametrize(("raw", "mapped"), [("length", "length"), ("tool_calls", "unknown"), ("stop", "stop")])
+@pytest.mark.parametrize(
+    ("raw", "mapped"), [("length", "length"), ("tool_calls", "tool_calls"), ("other", "unknown"), ("stop", "stop")]
+)
 def test_finish_reasons(make: Callable[..., OpenAIProvider], server: FakeServer, raw: str, mapped: str) -> None:
     server.reply = lambda path, body: httpx2.Response(200, json=completion("x", raw))
     result = make().generate("hi")

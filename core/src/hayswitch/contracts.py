@@ -61,6 +61,13 @@ KIT_ATTRIBUTES = frozenset(
         "non_secret_settings",
         "fault_url_setting",
         "fault_url_suffix",
+        "tool",
+        "tool_prompt",
+        "tool_result",
+        "tool_options",
+        "structured_schema",
+        "structured_prompt",
+        "model_follows_instructions",
     }
 )
 

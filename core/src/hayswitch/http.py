@@ -103,6 +103,9 @@ FINISH_REASONS: Mapping[str, FinishReason] = {
     "max_output_tokens": "length",
     "token_limit": "length",
     "model_length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
     "content_filter": "content_filter",
     "safety": "content_filter",
     "recitation": "content_filter",
@@ -322,7 +325,8 @@ def json_object(body: bytes | str, *, provider: str, what: str = "the response")
 def normalise_finish_reason(raw: str | None, *, default: FinishReason = "unknown") -> FinishReason:
     """Map a backend's finish reason (``"stop"``, ``"max_tokens"``, ``"end_turn"``, ``"SAFETY"``, ...)
     to a :data:`~hayswitch.types.FinishReason`: ``stop`` (natural end or stop sequence),
-    ``length`` (``max_tokens`` reached), ``content_filter``, ``error``, or ``default`` (``"unknown"``)
+    ``length`` (``max_tokens`` reached), ``tool_calls`` (the reply is a tool call), ``content_filter``,
+    ``error``, or ``default`` (``"unknown"``)
     for None and anything unrecognised."""
     if raw is None:
         return default

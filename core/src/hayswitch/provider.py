@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from hayswitch import tooling
 from hayswitch.errors import (
     InvalidInputError,
     InvalidInputTypeError,
@@ -34,6 +35,7 @@ from hayswitch.secrets import Secret
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
+    FinishReason,
     GenerationChunk,
     GenerationOptions,
     GenerationResult,
@@ -231,19 +233,24 @@ class Provider(ABC):
         :raises InvalidInputError: naming each invalid or unknown option.
         """
         if isinstance(options, cls.options_model):
+            tooling.check_options(options, cls.capabilities, cls.name)
             return options
         if isinstance(options, GenerationOptions):
             options = options.model_dump(exclude_none=True)
         if options is not None and not isinstance(options, Mapping):
             raise InvalidInputError(f"Generation options must be a mapping, got {type(options).__name__}.")
         try:
-            return cls.options_model.model_validate(dict(options or {}))
+            validated = cls.options_model.model_validate(dict(options or {}))
         except ValidationError as exc:
             allowed = ", ".join(sorted(cls.options_model.model_fields))
             problems = "; ".join(format_validation_error(exc))
             raise InvalidInputError(
                 f"Invalid generation options for provider {cls.name!r}: {problems}. Allowed options: {allowed}."
             ) from None
+        # Tools and response_format: valid schemas, unique names, a known tool_choice, and a
+        # provider that can honour them (before any request).
+        tooling.check_options(validated, cls.capabilities, cls.name)
+        return validated
 
     @classmethod
     def contract_settings(cls, live: bool = False) -> Mapping[str, Any]:
@@ -448,7 +455,7 @@ class Provider(ABC):
                 raise InvalidInputError(
                     f"messages[{i}] is a {type(m).__name__}; expected hayswitch.Message or a role/content dict."
                 )
-        if not any(m.content.strip() for m in out):
+        if not any(m.content.strip() or m.tool_calls for m in out):
             raise InvalidInputError("All messages are empty.")
         return out
 
@@ -516,18 +523,24 @@ class Provider(ABC):
         :raises InvalidInputError: for empty prompts or invalid options (before any request).
         """
         self._require("generation", "generate")
-        msgs = self.to_messages(messages)
-        opts = self.validate_options(options)
-        return self.retry_policy.call(lambda: self._generate(msgs, opts))
+        msgs, opts = self._generation_request(messages, options)
+        if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
+            return tooling.emulate_generation(self, msgs, opts)
+        return self.retry_policy.call(lambda: tooling.check_result(self._generate(msgs, opts), _view(opts), self.name))
 
     async def agenerate(
         self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
     ) -> GenerationResult:
         """Async twin of :meth:`generate`."""
         self._require("generation", "agenerate")
-        msgs = self.to_messages(messages)
-        opts = self.validate_options(options)
-        return await self.retry_policy.acall(lambda: self._agenerate(msgs, opts))
+        msgs, opts = self._generation_request(messages, options)
+        if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
+            return await tooling.aemulate_generation(self, msgs, opts)
+
+        async def checked() -> GenerationResult:
+            return tooling.check_result(await self._agenerate(msgs, opts), _view(opts), self.name)
+
+        return await self.retry_policy.acall(checked)
 
     def stream(
         self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
@@ -536,11 +549,17 @@ class Provider(ABC):
 
         Failures before the first chunk are retried under the retry policy; once text has been
         yielded, an error is raised to the caller (replaying would duplicate text).
+
+        Tool calls arrive as :class:`~hayswitch.types.ToolCallDelta`s in ``chunk.tool_calls``; they
+        (and, with ``response_format``, the whole text) are checked when the stream ends, and a
+        :class:`ResponseError` is raised then if they are invalid. Emulated tools or structured
+        output are generated whole, then delivered as chunks.
         """
         self._require("generation", "stream")
         self._require("streaming", "stream")
-        msgs = self.to_messages(messages)
-        opts = self.validate_options(options)
+        msgs, opts = self._generation_request(messages, options)
+        if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
+            return iter(tooling.result_as_chunks(tooling.emulate_generation(self, msgs, opts)))
 
         def open_stream() -> tuple[Iterator[GenerationChunk], GenerationChunk | None]:
             iterator = iter(self._stream(msgs, opts))
@@ -549,12 +568,26 @@ class Provider(ABC):
         iterator, first = self.retry_policy.call(open_stream)
         if first is None:
             return iter(())
-        return self._chain(first, iterator)
+        return self._chain(first, iterator, opts)
 
-    @staticmethod
-    def _chain(first: GenerationChunk, rest: Iterator[GenerationChunk]) -> Iterator[GenerationChunk]:
+    def _generation_request(
+        self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None
+    ) -> tuple[list[Message], GenerationOptions]:
+        msgs = self.to_messages(messages)
+        opts = self.validate_options(options)
+        tooling.check_messages(msgs, self.capabilities, self.name)
+        return msgs, opts
+
+    def _chain(
+        self, first: GenerationChunk, rest: Iterator[GenerationChunk], options: GenerationOptions
+    ) -> Iterator[GenerationChunk]:
+        check = _StreamCheck(_view(options), self.name)
+        check.feed(first)
         yield first
-        yield from rest
+        for chunk in rest:
+            check.feed(chunk)
+            yield chunk
+        check.done()
 
     async def astream(
         self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
@@ -562,8 +595,11 @@ class Provider(ABC):
         """Async twin of :meth:`stream`."""
         self._require("generation", "astream")
         self._require("streaming", "astream")
-        msgs = self.to_messages(messages)
-        opts = self.validate_options(options)
+        msgs, opts = self._generation_request(messages, options)
+        if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
+            for whole in tooling.result_as_chunks(await tooling.aemulate_generation(self, msgs, opts)):
+                yield whole
+            return
 
         async def open_stream() -> tuple[AsyncIterator[GenerationChunk], GenerationChunk | None]:
             iterator = aiter(self._astream(msgs, opts))
@@ -575,6 +611,54 @@ class Provider(ABC):
         iterator, first = await self.retry_policy.acall(open_stream)
         if first is None:
             return
+        check = _StreamCheck(_view(opts), self.name)
+        check.feed(first)
         yield first
         async for chunk in iterator:
+            check.feed(chunk)
             yield chunk
+        check.done()
+
+
+_PLAIN = GenerationOptions()
+
+
+def _view(options: Any) -> GenerationOptions:
+    """The options as the tool checks see them (a subclass overriding ``validate_options`` may
+    hand its hooks something else; that carries no tools)."""
+    return options if isinstance(options, GenerationOptions) else _PLAIN
+
+
+class _StreamCheck:
+    """Collects a stream's text and tool-call deltas and applies the response checks at its end."""
+
+    def __init__(self, options: GenerationOptions, provider: str) -> None:
+        self.options = options
+        self.provider = provider
+        self.text: list[str] = []
+        self.calls = tooling.ToolCallAssembler(provider)
+        self.finish: FinishReason | None = None
+        self.active = bool(options.tools or options.response_format)
+
+    def feed(self, chunk: GenerationChunk) -> None:
+        if chunk.finish_reason:
+            self.finish = chunk.finish_reason
+        if not self.active:
+            if chunk.tool_calls:
+                raise ResponseError(
+                    "The backend streamed a tool call although no tool was offered.", provider=self.provider
+                )
+            return
+        self.text.append(chunk.text)
+        self.calls.feed(chunk.tool_calls)
+
+    def done(self) -> None:
+        if not self.active:
+            return
+        result = GenerationResult(
+            text="".join(self.text),
+            finish_reason=self.finish or "unknown",
+            model="",
+            tool_calls=self.calls.calls(),
+        )
+        tooling.check_result(result, self.options, self.provider)

@@ -6,6 +6,14 @@
   over fake vectors behaves plausibly in tests.
 * Generation echoes the last user message (``"Echo: ..."``), cut at ``max_tokens`` words or at a
   stop sequence, with word-count usage; streaming yields one word per chunk.
+* Tools and structured output (declared ``"native"``): with tools offered, the fake calls the
+  tool whose name and description share most words with the last user message (or the one
+  ``tool_choice`` names), with arguments built from the tool's schema (numbers from the message
+  in order, strings from its last word); once tool results follow the last user message it
+  answers with them (``"Echo: ... | weather: sunny"``). ``response_format`` gives a JSON instance
+  of the schema. ``script`` replaces this with fixed turns: turn *i* of a conversation (``i`` =
+  assistant messages already in it) is ``script[i]``, a text or a list of tool calls, so agent
+  tests are exact and offline.
 * Faults can be injected for tests: ``fail_first`` (the first N requests fail), ``fail_on`` (any
   request whose text contains one of these substrings fails) with the error kind ``fail_with``,
   plus fixed ``latency`` per request. With ``timeout`` set, a request whose latency exceeds it
@@ -19,14 +27,15 @@ like a third-party plugin.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hayswitch.errors import (
     AuthenticationError,
@@ -45,19 +54,42 @@ from hayswitch.secrets import Secret
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
+    FinishReason,
     GenerationChunk,
     GenerationOptions,
     GenerationResult,
     Message,
+    NamedToolChoice,
+    ToolCall,
+    ToolCallDelta,
+    ToolDefinition,
     Usage,
 )
 
-__all__ = ["FakeProvider", "FakeSettings", "fake_embedding"]
+__all__ = ["FakeProvider", "FakeSettings", "FakeToolCall", "FakeTurn", "fake_embedding", "schema_instance"]
 
 FailKind = Literal[
     "rate_limit", "server", "timeout", "connection", "auth", "invalid", "not_found", "response", "wrong_count"
 ]
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeToolCall(BaseModel):
+    """A scripted tool call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class FakeTurn(BaseModel):
+    """One scripted assistant turn: text, tool calls, or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = ""
+    tool_calls: list[FakeToolCall] = Field(default_factory=list)
 
 
 class FakeSettings(ProviderSettings):
@@ -76,6 +108,10 @@ class FakeSettings(ProviderSettings):
     retry_after: float | None = Field(default=None, ge=0, description="Retry-After carried by injected 429s.")
     max_batch_size: int | None = Field(
         default=None, gt=0, le=64, description="Most texts per request (default 64); lower it to act as a small server."
+    )
+    script: list[FakeTurn] = Field(
+        default_factory=list,
+        description="Scripted turns: turn i of a conversation (i = assistant messages in it) replies script[i].",
     )
 
 
@@ -100,6 +136,108 @@ def fake_embedding(text: str, dimension: int, model: str = "fake-embed") -> list
     return [x / norm for x in vec]
 
 
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def schema_instance(schema: dict[str, Any], words: list[str], numbers: list[float]) -> Any:
+    """A deterministic JSON instance of ``schema``: strings from ``words`` (the last one), numbers
+    from ``numbers`` in order (then bounds), the first enum value or ``anyOf`` branch, every
+    declared property. Handles local ``$ref``s (``#/$defs/...``), as pydantic schemas use them."""
+    root = schema
+    pending = list(numbers)
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        seen = 0
+        while "$ref" in node and seen < 32:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                return {}
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            seen += 1
+        return node
+
+    def number(node: dict[str, Any], integer: bool) -> float | int:
+        low = node.get("minimum", node.get("exclusiveMinimum"))
+        high = node.get("maximum", node.get("exclusiveMaximum"))
+        value = pending.pop(0) if pending else (low if low is not None else 1)
+        if low is not None and value < low:
+            value = low
+        if high is not None and value > high:
+            value = high
+        if "exclusiveMinimum" in node and value <= node["exclusiveMinimum"]:
+            value = node["exclusiveMinimum"] + 1
+        if "exclusiveMaximum" in node and value >= node["exclusiveMaximum"]:
+            value = node["exclusiveMaximum"] - 1
+        if integer:
+            value = int(value)
+        step = node.get("multipleOf")
+        if step:
+            value = type(value)(math.ceil(value / step) * step)
+        return value
+
+    def build(node: Any, depth: int) -> Any:
+        if not isinstance(node, dict) or depth > 16:
+            return None
+        node = resolve(node)
+        if "const" in node:
+            return node["const"]
+        if node.get("enum"):
+            return node["enum"][0]
+        for key in ("anyOf", "oneOf"):
+            branches = [b for b in node.get(key, []) if isinstance(b, dict)]
+            if branches:
+                usable = [b for b in branches if resolve(b).get("type") != "null"] or branches
+                return build({**{k: v for k, v in node.items() if k != key}, **usable[0]}, depth + 1)
+        if node.get("allOf"):
+            merged: dict[str, Any] = {k: v for k, v in node.items() if k != "allOf"}
+            for part in node["allOf"]:
+                merged.update(resolve(part) if isinstance(part, dict) else {})
+            return build(merged, depth + 1)
+        kind = node.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind is None:
+            kind = "object" if "properties" in node else ("array" if "items" in node else "string")
+        if kind == "object":
+            props = node.get("properties", {})
+            return {name: build(sub, depth + 1) for name, sub in props.items()}
+        if kind == "array":
+            count = max(1, int(node.get("minItems", 1)))
+            if "maxItems" in node:
+                count = min(count, int(node["maxItems"]))
+            return [build(node.get("items", {}), depth + 1) for _ in range(count)]
+        if kind == "string":
+            fmt = node.get("format")
+            formats = {
+                "date": "2024-01-01",
+                "date-time": "2024-01-01T00:00:00Z",
+                "email": "fake@example.com",
+                "uri": "https://example.com/",
+                "uuid": "00000000-0000-4000-8000-000000000000",
+            }
+            text = formats.get(fmt) if isinstance(fmt, str) else None
+            if text is None:
+                text = words[-1] if words else "fake"
+            low, high = int(node.get("minLength", 0)), node.get("maxLength")
+            if len(text) < low:
+                text = text + "x" * (low - len(text))
+            if high is not None:
+                text = text[: int(high)]
+            return text
+        if kind == "integer":
+            return number(node, integer=True)
+        if kind == "number":
+            return float(number(node, integer=False))
+        if kind == "boolean":
+            return True
+        return None
+
+    return build(schema, 0)
+
+
 class FakeProvider(Provider):
     """Deterministic offline provider for tests, demos and CI."""
 
@@ -115,6 +253,8 @@ class FakeProvider(Provider):
         long_text="truncate",
         max_concurrency=4,
         deterministic=True,
+        tools="native",
+        structured_output="native",
     )
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = "chat_model"
@@ -197,48 +337,107 @@ class FakeProvider(Provider):
         )
 
     # ------------------------------------------------------------------ generation
-    def _reply(self, messages: list[Message], options: GenerationOptions) -> tuple[list[str], str, Usage]:
+    def _reply(
+        self, messages: list[Message], options: GenerationOptions
+    ) -> tuple[list[str], FinishReason, Usage, list[ToolCall]]:
         if self._request([m.content for m in messages]):
             raise self._fault(self.settings.fail_with)
-        last_user = next((m.content for m in reversed(messages) if m.role == "user"), messages[-1].content)
-        text = "Echo: " + " ".join(last_user.split())
-        finish = "stop"
+        text, calls = self._turn(messages, options)
+        finish: FinishReason = "tool_calls" if calls else "stop"
         for stop in options.stop or []:
-            if stop and stop in text:
+            if stop and stop in text and options.response_format is None:
                 text = text[: text.index(stop)]
         words = text.split()
         limit = options.max_tokens or self.settings.max_tokens
-        if len(words) > limit:
+        if options.response_format is None and len(words) > limit:
             words, finish = words[:limit], "length"
+        if options.response_format is not None:
+            words = [text] if text else []  # JSON is kept whole (never cut mid-value)
         prompt_tokens = sum(len(m.content.split()) for m in messages)
         usage = Usage(
             prompt_tokens=prompt_tokens, completion_tokens=len(words), total_tokens=prompt_tokens + len(words)
         )
-        return words, finish, usage
+        return words, finish, usage, calls
+
+    def _turn(self, messages: list[Message], options: GenerationOptions) -> tuple[str, list[ToolCall]]:
+        """The reply text and tool calls: scripted, or derived from the conversation."""
+        turn = sum(1 for m in messages if m.role == "assistant")
+        if turn < len(self.settings.script):
+            scripted = self.settings.script[turn]
+            calls = [
+                ToolCall(id=f"call_{turn}_{i}", name=c.name, arguments=dict(c.arguments))
+                for i, c in enumerate(scripted.tool_calls)
+            ]
+            return scripted.text, calls
+        last_user_at = max((i for i, m in enumerate(messages) if m.role == "user"), default=len(messages) - 1)
+        last_user = messages[last_user_at].content
+        results = [m for m in messages[last_user_at + 1 :] if m.role == "tool"]
+        words = [w for w in _WORD.findall(last_user) if not w.isdigit()]
+        numbers = [float(n) if "." in n else int(n) for n in _NUMBER.findall(last_user)]
+        tools = list(options.tools or [])
+        choice = options.tool_choice
+        forced = choice == "required" or isinstance(choice, NamedToolChoice)
+        if tools and choice != "none" and (forced or not results):
+            tool = self._pick_tool(tools, last_user, choice)
+            arguments = schema_instance(tool.parameters, words, numbers)
+            return "", [ToolCall(id=f"call_{turn}_0", name=tool.name, arguments=arguments)]
+        if options.response_format is not None:
+            instance = schema_instance(options.response_format.json_schema, words, numbers)
+            return json.dumps(instance, ensure_ascii=False), []
+        text = "Echo: " + " ".join(last_user.split())
+        if results:
+            names = {c.id: c.name for m in messages for c in m.tool_calls}
+            used = "; ".join(
+                f"{names.get(r.tool_call_id or '', 'tool')}: {' '.join(r.content.split())}" for r in results
+            )
+            text += " | " + used
+        return text, []
+
+    @staticmethod
+    def _pick_tool(tools: list[ToolDefinition], prompt: str, choice: Any) -> ToolDefinition:
+        if isinstance(choice, NamedToolChoice):
+            return next(t for t in tools if t.name == choice.name)
+        asked = {w.lower() for w in _WORD.findall(prompt)}
+
+        def overlap(tool: ToolDefinition) -> int:
+            described = {w.lower() for w in _WORD.findall(tool.name.replace("_", " ") + " " + tool.description)}
+            return len(asked & described)
+
+        return max(tools, key=overlap)  # the first of the best (max keeps the first maximum)
 
     def _generate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
-        words, finish, usage = self._reply(messages, options)
+        words, finish, usage, calls = self._reply(messages, options)
         return GenerationResult(
             text=" ".join(words),
             finish_reason=finish,
             model=self.settings.chat_model,
             usage=usage,
+            tool_calls=calls,
         )
 
     def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[GenerationChunk]:
-        words, finish, usage = self._reply(messages, options)
+        words, finish, usage, calls = self._reply(messages, options)
         model = self.settings.chat_model
-        for i, word in enumerate(words):
-            last = i == len(words) - 1
-            yield GenerationChunk(
-                text=word if i == 0 else " " + word,
-                index=i,
-                model=model,
-                finish_reason=finish if last else None,
-                usage=usage if last else None,
-            )
-        if not words:
-            yield GenerationChunk(text="", index=0, model=model, finish_reason=finish, usage=usage)
+        pieces: list[GenerationChunk] = [
+            GenerationChunk(text=word if i == 0 else " " + word, index=i, model=model) for i, word in enumerate(words)
+        ]
+        for position, call in enumerate(calls):
+            # Like OpenAI: the first delta names the call, the arguments follow in fragments.
+            arguments = json.dumps(call.arguments)
+            middle = len(arguments) // 2
+            deltas = [
+                ToolCallDelta(index=position, id=call.id, name=call.name, arguments=""),
+                ToolCallDelta(index=position, arguments=arguments[:middle]),
+                ToolCallDelta(index=position, arguments=arguments[middle:]),
+            ]
+            pieces += [
+                GenerationChunk(text="", index=len(pieces) + j, model=model, tool_calls=[d])
+                for j, d in enumerate(deltas)
+            ]
+        if not pieces:
+            pieces.append(GenerationChunk(text="", index=0, model=model))
+        pieces[-1] = pieces[-1].model_copy(update={"finish_reason": finish, "usage": usage})
+        yield from pieces
 
 
 @hookimpl

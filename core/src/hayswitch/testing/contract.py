@@ -223,6 +223,28 @@ class ProviderContractTests:
     heavy_modules: ClassVar[tuple[str, ...]] = ()
     fault_url_setting: ClassVar[str | None] = None
     fault_url_suffix: ClassVar[str] = ""
+    tool: ClassVar[Mapping[str, Any]] = {
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "The city name."}},
+            "required": ["city"],
+        },
+    }
+    tool_prompt: ClassVar[str] = "What is the weather in Paris? Use the get_weather tool."
+    tool_result: ClassVar[str] = "Sunny, 24 degrees Celsius."
+    tool_options: ClassVar[Mapping[str, Any]] = {"max_tokens": 64, "temperature": 0.0}
+    structured_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+    }
+    structured_prompt: ClassVar[str] = "Name the capital of France and its country as JSON."
+    model_follows_instructions: ClassVar[bool] = True
+    """False for a test backend whose replies ignore the prompt (e.g. an emulator with canned
+    answers): the tool round trips and structured output of ``"emulated"`` providers then cannot be
+    checked against it and are skipped with that reason (native ones are still checked)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -727,6 +749,116 @@ class ProviderContractTests:
         result = self._assert_generation(contract_provider.generate(self.prompt, dict(self.generation_options)))
         text = self._assert_stream(list(contract_provider.stream(self.prompt, dict(self.generation_options))))
         assert text == result.text, f"streamed text {text!r} differs from generated text {result.text!r}"
+
+    # ================================================================== tools and structured output
+    def _tool_options(self, **extra: Any) -> dict[str, Any]:
+        return {**self.tool_options, "tools": [dict(self.tool)], **extra}
+
+    def _require_instructions(self, provider: Provider, capability: str) -> None:
+        self._require(provider, capability)
+        if getattr(self._caps(provider), capability) == "emulated" and not self.model_follows_instructions:
+            pytest.skip(
+                f"not applicable: {capability} are emulated through prompts and the test backend's replies "
+                "ignore prompts (model_follows_instructions=False)"
+            )
+
+    def test_tool_capabilities_are_declared(self, contract_provider: Provider, contract_requests: RequestLog) -> None:
+        """``tools`` / ``structured_output`` are declared native, emulated or None, and refused when None."""
+        caps = self._caps(contract_provider)
+        for name in ("tools", "structured_output"):
+            assert getattr(caps, name) in ("native", "emulated", None), (
+                f"capabilities.{name} is not native/emulated/None"
+            )
+        if (caps.tools or caps.structured_output) and not caps.generation:
+            pytest.fail("tools or structured_output are declared without generation")
+        if caps.generation and caps.tools is None:
+            with pytest.raises(UnsupportedOperation):
+                contract_provider.generate(self.tool_prompt, self._tool_options())
+        if caps.generation and caps.structured_output is None:
+            with pytest.raises(UnsupportedOperation):
+                contract_provider.generate(self.structured_prompt, {"response_format": dict(self.structured_schema)})
+        assert contract_requests.total == 0, "an undeclared capability sent a request instead of refusing"
+
+    def test_invalid_tool_requests_fail_before_any_request(
+        self, contract_provider: Provider, contract_requests: RequestLog, contract_cassette: Cassette | None
+    ) -> None:
+        """Invalid tool schemas, duplicate names, an unknown tool_choice, a stray tool result: refused before
+        any request."""
+        self._require(contract_provider, "tools")
+        tool = dict(self.tool)
+        bad_options: list[dict[str, Any]] = [
+            {"tools": [tool, tool]},
+            {"tools": [{**tool, "parameters": {"type": "object", "properties": {"x": {"type": "no-such-type"}}}}]},
+            {"tools": [tool], "tool_choice": {"name": "no_such_tool"}},
+            {"tool_choice": "required"},
+        ]
+        for options in bad_options:
+            with pytest.raises(InvalidInputError):
+                contract_provider.generate(self.tool_prompt, options)
+            with pytest.raises(InvalidInputError):
+                _run(contract_provider.agenerate(self.tool_prompt, options))
+        stray = [
+            {"role": "user", "content": self.tool_prompt},
+            {"role": "tool", "content": self.tool_result, "tool_call_id": "call_never_made"},
+        ]
+        with pytest.raises(InvalidInputError):
+            contract_provider.generate(stray, self._tool_options())
+        self._assert_no_request(contract_requests, contract_cassette)
+
+    def test_tool_call_round_trip(self, contract_provider: Provider) -> None:
+        """A required tool call is well-formed and schema-valid; its result leads to a text answer."""
+        self._require(contract_provider, "generation")
+        self._require_instructions(contract_provider, "tools")
+        name = str(self.tool["name"])
+        first = contract_provider.generate(self.tool_prompt, self._tool_options(tool_choice={"name": name}))
+        assert len(first.tool_calls) >= 1, "tool_choice named a tool, but the reply has no tool call"
+        call = first.tool_calls[0]
+        assert call.name == name, f"the reply called {call.name!r}, not the required {name!r}"
+        assert call.id, "the tool call has no id"
+        from hayswitch.tooling import schema_errors
+
+        assert not schema_errors(call.arguments, dict(self.tool["parameters"])), "the arguments break the tool schema"
+        history: list[dict[str, Any]] = [
+            {"role": "user", "content": self.tool_prompt},
+            {"role": "assistant", "content": first.text, "tool_calls": [c.model_dump() for c in first.tool_calls]},
+            *({"role": "tool", "content": self.tool_result, "tool_call_id": c.id} for c in first.tool_calls),
+        ]
+        final = contract_provider.generate(history, self._tool_options(tool_choice="none"))
+        assert final.tool_calls == [], "tool_choice 'none' still produced a tool call"
+        self._assert_generation(final)
+
+    def test_stream_tool_call(self, contract_provider: Provider) -> None:
+        """A streamed tool call arrives as deltas that assemble into a call of the required tool."""
+        self._require(contract_provider, "streaming")
+        self._require_instructions(contract_provider, "tools")
+        from hayswitch.tooling import ToolCallAssembler
+
+        name = str(self.tool["name"])
+        chunks = list(contract_provider.stream(self.tool_prompt, self._tool_options(tool_choice={"name": name})))
+        assert chunks, "the stream yielded no chunk"
+        assert chunks[-1].finish_reason in _FINISH_REASONS, "the last chunk carries no finish reason"
+        assembler = ToolCallAssembler(contract_provider.name)
+        for chunk in chunks:
+            assembler.feed(chunk.tool_calls)
+        calls = assembler.calls()
+        assert calls, "the streamed reply has no tool-call deltas"
+        assert calls[0].name == name, f"the streamed call is of {calls[0].name!r}, not the required {name!r}"
+        assert calls[0].id, "the streamed tool call has no id"
+
+    def test_structured_output_is_schema_valid(self, contract_provider: Provider) -> None:
+        """With ``response_format``, the reply is JSON valid against the schema."""
+        self._require(contract_provider, "generation")
+        self._require_instructions(contract_provider, "structured_output")
+        from hayswitch.tooling import schema_errors
+
+        options = {**self.tool_options, "response_format": dict(self.structured_schema)}
+        result = contract_provider.generate(self.structured_prompt, options)
+        try:
+            value = json.loads(result.text)
+        except ValueError:
+            pytest.fail(f"the reply is not JSON: {result.text[:200]!r}")
+        problems = schema_errors(value, dict(self.structured_schema))
+        assert not problems, f"the reply breaks the schema: {problems}"
 
     # ================================================================== async twins
     def test_async_embed_documents_matches_sync(self, contract_provider: Provider) -> None:

@@ -56,6 +56,10 @@ def register_contracts(register: Callable[[ContractDeclaration], None]) -> None:
                 "fault_url_suffix": "/api",
                 "non_secret_settings": ("max_generated_token_count",),  # "token" = LLM tokens
                 "generation_options": {"max_tokens": 16, "temperature": 0.0},
+                # The emulator answers every completion with a restatement of the prompt's last line, so
+                # the prompt-driven (emulated) tool calls and JSON cannot be checked against it; the
+                # emulation layer is tested in tests/core/test_tooling.py.
+                "model_follows_instructions": False,
                 "invalid_options": (
                     {"no_such_option": 1},
                     {"max_tokens": 0},

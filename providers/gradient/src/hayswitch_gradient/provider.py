@@ -105,6 +105,9 @@ class GradientProvider(Provider, FineTuning):
         max_concurrency=16,
         native_async=False,
         deterministic=True,
+        # Gradient has neither tools nor JSON schemas: hayswitch.tooling emulates both.
+        tools="emulated",
+        structured_output="emulated",
     )
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = None

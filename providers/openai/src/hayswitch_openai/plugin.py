@@ -46,6 +46,7 @@ def register_contracts(register: Callable[[ContractDeclaration], None]) -> None:
                 "embedding_model": _TEST_MODEL,
                 "timeout": 30.0,
                 "long_text": "truncate",  # llama-cpp-python truncates over-long embedding inputs
+                "response_format_style": "json_object_schema",  # llama.cpp's structured-output request form
             },
             env={TEST_KEY_VAR: "hayswitch-live-test-key"},
             heavy_modules=("openai",),

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from hayswitch.errors import (
     ConfigurationError,
@@ -42,6 +42,7 @@ from hayswitch.http import normalise_finish_reason
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import MissingSecretError, Secret, SecretField
+from hayswitch.tooling import new_call_id, parse_arguments
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
@@ -50,6 +51,11 @@ from hayswitch.types import (
     GenerationOptions,
     GenerationResult,
     Message,
+    NamedToolChoice,
+    ResponseFormat,
+    ToolCall,
+    ToolCallDelta,
+    ToolDefinition,
     Usage,
 )
 from hayswitch_openai.errors import redact, translate_error, transport_errors
@@ -177,6 +183,14 @@ class OpenAISettings(ProviderSettings):
         default="meta",
         description="On finish_reason 'content_filter': report it in meta ('meta') or raise ContentFilteredError.",
     )
+    response_format_style: Literal["json_schema", "json_object_schema"] = Field(
+        default="json_schema",
+        description=(
+            "How a JSON-schema response_format is sent: 'json_schema' (OpenAI's {'type': 'json_schema', "
+            "'json_schema': {...}}, also vLLM, SGLang, LM Studio) or 'json_object_schema' ({'type': 'json_object', "
+            "'schema': {...}}, which llama-cpp-python's server and Anyscale enforce with a grammar)."
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -227,45 +241,22 @@ class OpenAISettings(ProviderSettings):
                 yield key, value
 
 
-class JsonSchemaSpec(BaseModel):
-    """The ``json_schema`` member of a structured-output response format."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    schema_: dict[str, Any] = Field(alias="schema")
-    description: str | None = None
-    strict: bool | None = None
-
-
-class JsonSchemaFormat(BaseModel):
-    """``response_format={"type": "json_schema", "json_schema": {...}}`` (structured outputs)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["json_schema"] = "json_schema"
-    json_schema: JsonSchemaSpec
+JsonSchemaFormat = ResponseFormat
+"""Structured-output ``response_format`` (kept under its former name): hayswitch's
+:class:`~hayswitch.types.ResponseFormat`, which accepts OpenAI's ``{"type": "json_schema",
+"json_schema": {...}}`` form."""
 
 
 class OpenAIGenerationOptions(GenerationOptions):
     """Generation options of the ``openai`` provider, validated before any request.
 
-    Adds ``presence_penalty``, ``frequency_penalty`` and ``response_format`` (``"text"``,
-    ``"json_object"`` or a JSON-schema format) to the common options.
+    Adds ``presence_penalty`` and ``frequency_penalty`` to the common options (which include
+    ``tools``, ``tool_choice`` and ``response_format``: ``"text"``, ``"json_object"``, OpenAI's
+    JSON-schema form or a bare schema, sent natively).
     """
 
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    response_format: Literal["text", "json_object"] | JsonSchemaFormat | None = Field(
-        default=None, description="'text', 'json_object', or {'type': 'json_schema', 'json_schema': {...}}."
-    )
-
-    @field_validator("response_format", mode="before")
-    @classmethod
-    def _format_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, Mapping) and value.get("type") in ("text", "json_object") and len(value) == 1:
-            return value["type"]
-        return value
 
     @field_validator("stop")
     @classmethod
@@ -275,12 +266,33 @@ class OpenAIGenerationOptions(GenerationOptions):
         return value
 
     def response_format_param(self) -> dict[str, Any] | None:
-        """The ``response_format`` request field, or None."""
-        if self.response_format is None:
-            return None
-        if isinstance(self.response_format, str):
-            return {"type": self.response_format}
-        return self.response_format.model_dump(by_alias=True, exclude_none=True)
+        """The ``response_format`` request field, or None (plain text)."""
+        return self.response_format.to_openai() if self.response_format is not None else None
+
+
+def _message_param(message: Message) -> dict[str, Any]:
+    """One message in the Chat Completions shape (assistant tool calls, tool results)."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    param: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        # "" rather than null: llama.cpp's server refuses null and chat templates read the content.
+        param["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
+            }
+            for call in message.tool_calls
+        ]
+    return param
+
+
+def _tool_param(tool: ToolDefinition) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
 
 
 # --------------------------------------------------------------------------- provider
@@ -310,6 +322,8 @@ class OpenAIProvider(Provider):
         max_concurrency=8,
         native_async=True,
         deterministic=False,
+        tools="native",
+        structured_output="native",
     )
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = "chat_model"
@@ -538,10 +552,7 @@ class OpenAIProvider(Provider):
     # ------------------------------------------------------------------ generation
     def _chat_params(self, messages: list[Message], options: GenerationOptions, *, stream: bool) -> dict[str, Any]:
         s = self.settings
-        params: dict[str, Any] = {
-            "model": s.chat_model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-        }
+        params: dict[str, Any] = {"model": s.chat_model, "messages": [_message_param(m) for m in messages]}
         if options.max_tokens is not None:
             params[s.max_tokens_param] = options.max_tokens
         for field in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"):
@@ -550,10 +561,22 @@ class OpenAIProvider(Provider):
                 params[field] = value
         if options.stop:
             params["stop"] = list(options.stop)
-        if isinstance(options, OpenAIGenerationOptions):
-            response_format = options.response_format_param()
-            if response_format is not None:
-                params["response_format"] = response_format
+        if options.response_format is not None:
+            fmt = options.response_format
+            if s.response_format_style == "json_object_schema":
+                params["response_format"] = {"type": "json_object", "schema": fmt.json_schema}
+            else:
+                params["response_format"] = fmt.to_openai()
+        if options.tools:
+            params["tools"] = [_tool_param(t) for t in options.tools]
+            choice = options.tool_choice
+            # Sent explicitly (also "auto"): some servers (llama.cpp's function-calling formats)
+            # ignore the tools unless a choice is given.
+            params["tool_choice"] = (
+                {"type": "function", "function": {"name": choice.name}}
+                if isinstance(choice, NamedToolChoice)
+                else (choice or "auto")
+            )
         if stream:
             params["stream"] = True
             if self._stream_usage:
@@ -588,6 +611,15 @@ class OpenAIProvider(Provider):
         raw_finish = getattr(choice, "finish_reason", None)
         finish = _finish(raw_finish)
         self._content_filtered(finish)
+        tool_calls = [
+            ToolCall(
+                id=getattr(call, "id", None) or new_call_id(),
+                name=call.function.name,
+                arguments=parse_arguments(call.function.arguments, call.function.name, self.name),
+            )
+            for call in getattr(message, "tool_calls", None) or []
+            if getattr(call, "function", None) is not None
+        ]
         meta: dict[str, Any] = {"finish_reason_raw": raw_finish}
         for key in ("id", "system_fingerprint"):
             value = getattr(response, key, None)
@@ -604,6 +636,7 @@ class OpenAIProvider(Provider):
             model=getattr(response, "model", None) or self.settings.chat_model,
             usage=self._usage(getattr(response, "usage", None)),
             meta=meta,
+            tool_calls=tool_calls,
         )
 
     def _generate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
@@ -677,9 +710,20 @@ class OpenAIProvider(Provider):
                     continue
                 delta = getattr(choice, "delta", None)
                 text = getattr(delta, "content", None)
-                if text:
+                deltas = [
+                    ToolCallDelta(
+                        index=getattr(call, "index", 0) or 0,
+                        id=getattr(call, "id", None),
+                        name=getattr(getattr(call, "function", None), "name", None),
+                        arguments=getattr(getattr(call, "function", None), "arguments", None),
+                    )
+                    for call in getattr(delta, "tool_calls", None) or []
+                ]
+                if text or deltas:
                     ready = self.pending
-                    self.pending = GenerationChunk(text=text, index=self.index, model=self.model)
+                    self.pending = GenerationChunk(
+                        text=text or "", index=self.index, model=self.model, tool_calls=deltas
+                    )
                     self.index += 1
                 if getattr(choice, "finish_reason", None):
                     self.raw_finish = choice.finish_reason

@@ -80,6 +80,7 @@ def server_config(
     n_ctx: int = 2048,
     n_threads: int | None = None,
     api_key: str | None = None,
+    chat_format: str | None = None,
 ) -> dict[str, Any]:
     """The ``llama_cpp.server --config_file`` JSON for one model serving chat and embeddings.
 
@@ -90,6 +91,8 @@ def server_config(
     :param n_ctx: context window in tokens.
     :param n_threads: CPU threads (default: all cores, at most 4).
     :param api_key: if set, the server requires ``Authorization: Bearer <api_key>``.
+    :param chat_format: a llama-cpp-python chat format, e.g. ``"chatml-function-calling"`` for
+        tool calls with ``tool_choice="auto"`` (None: the template stored in the GGUF file).
     """
     config: dict[str, Any] = {
         "host": host,
@@ -109,6 +112,8 @@ def server_config(
     }
     if api_key:
         config["api_key"] = api_key
+    if chat_format:
+        config["models"][0]["chat_format"] = chat_format
     return config
 
 
@@ -127,6 +132,7 @@ class LlamaCppServer:
         the client shares the same cores: llama.cpp's worker threads spin while they wait, and on
         an oversubscribed machine two threads were measured 3-4x slower than one. None uses all
         cores (at most 4), which is best on an otherwise idle machine.
+    :param chat_format: see :func:`server_config`.
     """
 
     def __init__(
@@ -139,6 +145,7 @@ class LlamaCppServer:
         startup_timeout: float = 120.0,
         n_ctx: int = 2048,
         n_threads: int | None = 1,
+        chat_format: str | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else find_smollm2_gguf()
         self.host = "127.0.0.1"
@@ -154,6 +161,7 @@ class LlamaCppServer:
             n_ctx=n_ctx,
             n_threads=n_threads,
             api_key=api_key,
+            chat_format=chat_format,
         )
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None

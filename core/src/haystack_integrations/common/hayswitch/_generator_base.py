@@ -11,6 +11,7 @@ from haystack.dataclasses import StreamingCallbackT
 from haystack.utils import deserialize_callable, serialize_callable
 
 from haystack_integrations.common.hayswitch._base import Capability, ProviderComponentBase
+from haystack_integrations.common.hayswitch._generation import serializable_generation_kwargs
 from haystack_integrations.common.hayswitch._resilience import FallbackOption
 from hayswitch import InvalidInputError, RetryPolicy
 
@@ -33,6 +34,7 @@ class GeneratorComponentBase(FallbackOption, ProviderComponentBase):
         generation_kwargs: Mapping[str, Any] | None,
         streaming_callback: StreamingCallbackT | None,
         fallbacks: list[str | dict[str, Any]] | None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
         """Check and store the generator options; validate ``generation_kwargs`` against the
         provider's options model when the provider is named (no secret is resolved)."""
@@ -49,7 +51,7 @@ class GeneratorComponentBase(FallbackOption, ProviderComponentBase):
             provider=provider, settings=settings, profile=profile, model=model, retry=retry
         )
         if cls is not None:
-            cls.validate_options(self.generation_kwargs)
+            cls.validate_options({**self.generation_kwargs, **({"tools": tools} if tools else {})})
         self._init_fallbacks(fallbacks)
 
     def _generator_to_dict(self, **extra: Any) -> dict[str, Any]:
@@ -57,7 +59,7 @@ class GeneratorComponentBase(FallbackOption, ProviderComponentBase):
         return default_to_dict(
             self,
             **self._provider_init_parameters(),
-            generation_kwargs=self.generation_kwargs,
+            generation_kwargs=serializable_generation_kwargs(self.generation_kwargs),
             **extra,
             streaming_callback=callback,
             fallbacks=self.fallbacks,

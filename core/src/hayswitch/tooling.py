@@ -1,0 +1,667 @@
+"""Tools and structured output: request checks, response checks, and the one emulation layer.
+
+Three parts, all used by :class:`hayswitch.Provider` so that a provider author writes none of them:
+
+* **Request checks** (before anything is sent): tool definitions are valid JSON schemas of an
+  object, names are unique, ``tool_choice`` names a declared tool, ``response_format`` is a valid
+  schema, and every ``tool`` message answers a call made earlier in the conversation.
+* **Response checks**: a tool call must name a declared tool and carry arguments that are a JSON
+  object valid against the tool's schema; with ``response_format`` the reply text must be JSON
+  valid against the schema. Anything else is a :class:`~hayswitch.errors.ResponseError`
+  (retryable), never passed on silently.
+* **Emulation** for providers that declare ``tools="emulated"`` or
+  ``structured_output="emulated"``: the tool definitions (or the schema) go into the system
+  prompt, the conversation's tool calls and results are rendered as text, the reply is parsed
+  (the first JSON value in it), and invalid output is sent back to the model with the problem
+  stated, at most :data:`EMULATION_ATTEMPTS` times. A provider whose backend enforces JSON schemas
+  (``structured_output="native"``) gets the reply schema passed as ``response_format``, so an
+  emulated tool call is then well-formed by construction (grammar-constrained decoding).
+
+This module does not import Haystack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+from jsonschema.exceptions import SchemaError
+
+from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation
+from hayswitch.types import (
+    Capabilities,
+    GenerationChunk,
+    GenerationOptions,
+    GenerationResult,
+    Message,
+    NamedToolChoice,
+    ResponseFormat,
+    ToolCall,
+    ToolCallDelta,
+    ToolDefinition,
+)
+
+if TYPE_CHECKING:
+    from hayswitch.provider import Provider
+
+__all__ = [
+    "EMULATION_ATTEMPTS",
+    "ToolCallAssembler",
+    "aemulate_generation",
+    "check_messages",
+    "check_options",
+    "check_result",
+    "check_structured_text",
+    "check_tool_calls",
+    "emulate_generation",
+    "extract_json",
+    "needs_emulation",
+    "new_call_id",
+    "parse_arguments",
+    "reply_schema",
+    "result_as_chunks",
+    "schema_errors",
+]
+
+EMULATION_ATTEMPTS = 3
+"""How many replies the emulation layer asks for before giving up with a ResponseError."""
+
+
+def new_call_id() -> str:
+    """A fresh tool-call id (for backends that do not assign one)."""
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
+
+
+def _check_schema(schema: Any, what: str) -> None:
+    if not isinstance(schema, dict):
+        raise InvalidInputError(f"{what} must be a JSON schema (a dict), got {type(schema).__name__}.")
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "(root)"
+        raise InvalidInputError(f"Invalid JSON schema in {what}: {exc.message} (at {where}).") from None
+
+
+def schema_errors(instance: Any, schema: dict[str, Any], limit: int = 3) -> list[str]:
+    """Readable problems of ``instance`` against ``schema`` (empty when valid)."""
+    out = []
+    for err in sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path))[:limit]:
+        where = "/".join(str(p) for p in err.path) or "(root)"
+        out.append(f"{where}: {err.message}")
+    return out
+
+
+# --------------------------------------------------------------------------- request checks
+
+
+def check_options(options: GenerationOptions, capabilities: Capabilities, provider: str) -> None:
+    """Check the tool and structured-output options of one request (nothing is sent yet).
+
+    :raises InvalidInputError: for an invalid tool schema, duplicate tool names, a ``tool_choice``
+        naming an unknown tool (or requiring a tool when none is given), an invalid schema in
+        ``response_format``.
+    :raises UnsupportedOperation: for tools or ``response_format`` on a provider that cannot
+        honour them.
+    """
+    tools = options.tools or []
+    if tools and capabilities.tools is None:
+        raise UnsupportedOperation(
+            provider, "tools", "Choose a provider whose capabilities list tools (see 'hayswitch providers')."
+        )
+    seen: set[str] = set()
+    for tool in tools:
+        if tool.name in seen:
+            raise InvalidInputError(f"Two tools are named {tool.name!r}; tool names must be unique.")
+        seen.add(tool.name)
+        _check_schema(tool.parameters, f"the parameters of tool {tool.name!r}")
+        if tool.parameters.get("type", "object") != "object":
+            raise InvalidInputError(
+                f"The parameters of tool {tool.name!r} must be a JSON schema of type 'object' (the arguments "
+                f"are a JSON object), got type {tool.parameters.get('type')!r}."
+            )
+    choice = options.tool_choice
+    if isinstance(choice, NamedToolChoice) and choice.name not in seen:
+        known = ", ".join(sorted(seen)) or "none"
+        raise InvalidInputError(f"tool_choice names the tool {choice.name!r}, which is not among the tools ({known}).")
+    if choice == "required" and not tools:
+        raise InvalidInputError("tool_choice='required' needs at least one tool in 'tools'.")
+    fmt = options.response_format
+    if fmt is not None:
+        if capabilities.structured_output is None:
+            raise UnsupportedOperation(
+                provider,
+                "response_format",
+                "It cannot guarantee JSON valid against a schema; choose a provider whose capabilities list "
+                "structured_output (see 'hayswitch providers').",
+            )
+        _check_schema(fmt.json_schema, "response_format")
+
+
+def check_messages(messages: Sequence[Message], capabilities: Capabilities, provider: str) -> None:
+    """Check the tool calls and tool results of a conversation.
+
+    :raises InvalidInputError: for a tool result whose ``tool_call_id`` matches no earlier call.
+    :raises UnsupportedOperation: for tool messages on a provider without tools.
+    """
+    calls: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        if (message.tool_calls or message.role == "tool") and capabilities.tools is None:
+            raise UnsupportedOperation(
+                provider, "tool messages", "The conversation carries tool calls or results; use a provider with tools."
+            )
+        for call in message.tool_calls:
+            calls[call.id] = call.name
+        if message.role == "tool" and message.tool_call_id not in calls:
+            known = ", ".join(repr(c) for c in calls) or "none"
+            raise InvalidInputError(
+                f"messages[{i}] is the result of tool call {message.tool_call_id!r}, but no earlier assistant "
+                f"message made that call (calls so far: {known}). Keep the assistant message with the tool call "
+                "before its result."
+            )
+
+
+# --------------------------------------------------------------------------- response checks
+
+
+def parse_arguments(raw: str | dict[str, Any] | None, tool: str, provider: str) -> dict[str, Any]:
+    """A tool call's arguments as a dict.
+
+    :raises ResponseError: (retryable) if they are not a JSON object.
+    """
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise ResponseError(
+            f"The backend called tool {tool!r} with arguments that are not valid JSON ({exc}).",
+            provider=provider,
+            retryable=True,
+        ) from None
+    if not isinstance(value, dict):
+        raise ResponseError(
+            f"The backend called tool {tool!r} with arguments that are not a JSON object.",
+            provider=provider,
+            retryable=True,
+        )
+    return value
+
+
+def check_tool_calls(calls: Sequence[ToolCall], options: GenerationOptions, provider: str) -> None:
+    """Each call names a declared tool and its arguments are valid against the tool's schema.
+
+    :raises ResponseError: (retryable) otherwise.
+    """
+    if not calls:
+        if options.tools and (options.tool_choice == "required" or isinstance(options.tool_choice, NamedToolChoice)):
+            raise ResponseError(
+                "tool_choice required a tool call, but the backend answered without one.",
+                provider=provider,
+                retryable=True,
+            )
+        return
+    tools = {t.name: t for t in options.tools or []}
+    if not tools or options.tool_choice == "none":
+        raise ResponseError(
+            "The backend called a tool although no tool was offered.", provider=provider, retryable=True
+        )
+    for call in calls:
+        tool = tools.get(call.name)
+        if tool is None:
+            raise ResponseError(
+                f"The backend called an undeclared tool {call.name!r} (declared: {', '.join(sorted(tools))}).",
+                provider=provider,
+                retryable=True,
+            )
+        choice = options.tool_choice
+        if isinstance(choice, NamedToolChoice) and call.name != choice.name:
+            raise ResponseError(
+                f"tool_choice required tool {choice.name!r}, the backend called {call.name!r}.",
+                provider=provider,
+                retryable=True,
+            )
+        problems = schema_errors(call.arguments, tool.parameters)
+        if problems:
+            raise ResponseError(
+                f"The backend called tool {call.name!r} with arguments that do not match its schema: "
+                + "; ".join(problems),
+                provider=provider,
+                retryable=True,
+            )
+
+
+def check_structured_text(text: str, fmt: ResponseFormat, provider: str) -> None:
+    """The reply text is JSON valid against ``fmt``'s schema.
+
+    :raises ResponseError: (retryable) otherwise.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ResponseError(
+            f"response_format asked for JSON, but the reply is not valid JSON ({exc}).",
+            provider=provider,
+            retryable=True,
+        ) from None
+    problems = schema_errors(value, fmt.json_schema)
+    if problems:
+        raise ResponseError(
+            "The reply does not match the response_format schema: " + "; ".join(problems),
+            provider=provider,
+            retryable=True,
+        )
+
+
+def check_result(result: GenerationResult, options: GenerationOptions, provider: str) -> GenerationResult:
+    """Apply the response checks to a whole reply (returns it unchanged when valid)."""
+    check_tool_calls(result.tool_calls, options, provider)
+    if options.response_format is not None and not result.tool_calls and result.finish_reason != "length":
+        check_structured_text(result.text, options.response_format, provider)
+    return result
+
+
+class ToolCallAssembler:
+    """Folds streamed :class:`ToolCallDelta`s into complete :class:`ToolCall`s."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self._parts: dict[int, dict[str, Any]] = {}
+
+    def feed(self, deltas: Iterable[ToolCallDelta]) -> None:
+        for delta in deltas:
+            part = self._parts.setdefault(delta.index, {"id": None, "name": None, "arguments": []})
+            if delta.id:
+                part["id"] = delta.id
+            if delta.name:
+                part["name"] = (part["name"] or "") + delta.name if part["name"] != delta.name else delta.name
+            if delta.arguments:
+                part["arguments"].append(delta.arguments)
+
+    def calls(self) -> list[ToolCall]:
+        """The complete calls, in index order.
+
+        :raises ResponseError: for a call without a name or with arguments that are not a JSON object.
+        """
+        out = []
+        for index in sorted(self._parts):
+            part = self._parts[index]
+            if not part["name"]:
+                raise ResponseError(
+                    f"The backend streamed tool call {index} without a tool name.", provider=self.provider
+                )
+            arguments = parse_arguments("".join(part["arguments"]), part["name"], self.provider)
+            out.append(ToolCall(id=part["id"] or new_call_id(), name=part["name"], arguments=arguments))
+        return out
+
+
+# --------------------------------------------------------------------------- JSON extraction
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object or array in ``text`` (inside a code fence or bare).
+
+    :raises ValueError: if there is none.
+    """
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        stripped = candidate.strip()
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+        for match in re.finditer(r"[\[{]", candidate):
+            try:
+                value, _ = decoder.raw_decode(candidate, match.start())
+            except ValueError:
+                continue
+            return value
+    raise ValueError("no JSON object or array found in the reply")
+
+
+# --------------------------------------------------------------------------- emulation
+
+
+def needs_emulation(messages: Sequence[Message], options: GenerationOptions, capabilities: Capabilities) -> bool:
+    """Whether a request goes through the emulation layer for this provider."""
+    tool_history = any(m.tool_calls or m.role == "tool" for m in messages)
+    if capabilities.tools == "emulated" and (options.tools or tool_history):
+        return True
+    return capabilities.structured_output == "emulated" and options.response_format is not None
+
+
+def _offered_tools(options: GenerationOptions) -> list[ToolDefinition]:
+    tools = list(options.tools or [])
+    choice = options.tool_choice
+    if choice == "none":
+        return []
+    if isinstance(choice, NamedToolChoice):
+        return [t for t in tools if t.name == choice.name]
+    return tools
+
+
+def reply_schema(options: GenerationOptions) -> dict[str, Any] | None:
+    """The JSON schema of an emulated reply: ``{"tool": name, "arguments": {...}}`` for each offered
+    tool and, unless a call is required, ``{"answer": ...}`` (the answer is a string, or the
+    ``response_format`` schema). None when the reply is free text."""
+    tools = _offered_tools(options)
+    fmt = options.response_format
+    if not tools:
+        return fmt.json_schema if fmt is not None else None
+    branches: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {"tool": {"type": "string", "enum": [t.name]}, "arguments": t.parameters},
+            "required": ["tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in tools
+    ]
+    if options.tool_choice in (None, "auto"):
+        answer = fmt.json_schema if fmt is not None else {"type": "string"}
+        branches.append(
+            {
+                "type": "object",
+                "properties": {"answer": answer},
+                "required": ["answer"],
+                "additionalProperties": False,
+            }
+        )
+    return branches[0] if len(branches) == 1 else {"anyOf": branches}
+
+
+def _tools_prompt(options: GenerationOptions) -> str:
+    tools = _offered_tools(options)
+    lines = ["You can call these tools:"]
+    for t in tools:
+        lines.append(f"- {t.name}: {t.description or 'no description'}")
+        lines.append(f"  arguments (JSON schema): {json.dumps(t.parameters, separators=(',', ':'))}")
+    lines.append("")
+    lines.append('To call a tool, reply with only this JSON: {"tool": "<tool name>", "arguments": {<arguments>}}')
+    if options.tool_choice in (None, "auto"):
+        if options.response_format is not None:
+            schema = json.dumps(options.response_format.json_schema, separators=(",", ":"))
+            lines.append(f'To give the final answer, reply with only {{"answer": <JSON valid against {schema}>}}')
+        else:
+            lines.append('To give the final answer, reply with only this JSON: {"answer": "<your answer>"}')
+        lines.append("Call a tool only when you need its result; once tool results answer the question, answer.")
+    else:
+        lines.append("You must call a tool now.")
+    return "\n".join(lines)
+
+
+def _format_prompt(fmt: ResponseFormat) -> str:
+    schema = json.dumps(fmt.json_schema, separators=(",", ":"))
+    return "Reply with only a JSON value (no prose, no code fence) that is valid against this JSON schema:\n" + schema
+
+
+def _render(messages: Sequence[Message], instructions: str | None, *, tools_as_text: bool) -> list[Message]:
+    """The conversation with the instructions in the (first) system message; with
+    ``tools_as_text``, tool calls and results become plain assistant/user text."""
+    names = {c.id: c.name for m in messages for c in m.tool_calls}
+    out: list[Message] = []
+    for m in messages:
+        if tools_as_text and m.role == "tool":
+            status = "failed" if m.is_error else "returned"
+            text = f"Tool {names.get(m.tool_call_id or '', 'call')!r} {status}: {m.content}"
+            out.append(Message.user(text))
+        elif tools_as_text and m.tool_calls:
+            calls = [{"tool": c.name, "arguments": c.arguments} for c in m.tool_calls]
+            rendered = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
+            out.append(Message.assistant(((m.content + "\n") if m.content else "") + rendered))
+        else:
+            out.append(m)
+    if tools_as_text and messages and messages[-1].role == "tool":
+        last = out[-1]
+        out[-1] = Message.user(
+            last.content + "\nIf these results answer the question, give the final answer now; "
+            "call a tool only for something still missing."
+        )
+    if instructions:
+        if out and out[0].role == "system":
+            out[0] = Message.system(out[0].content + "\n\n" + instructions)
+        else:
+            out.insert(0, Message.system(instructions))
+    return out
+
+
+def _parse_reply(
+    text: str, options: GenerationOptions, tools_emulated: bool, provider: str
+) -> tuple[str, list[ToolCall]]:
+    """Parse an emulated reply into (text, tool calls), or raise ResponseError saying what is wrong."""
+    offered = _offered_tools(options) if tools_emulated else []
+    fmt = options.response_format
+    if not offered:
+        if fmt is None:
+            return text, []
+        try:
+            value = extract_json(text)
+        except ValueError:
+            raise ResponseError("The reply contains no JSON.", provider=provider, retryable=True) from None
+        problems = schema_errors(value, fmt.json_schema)
+        if problems:
+            raise ResponseError("The JSON does not match the schema: " + "; ".join(problems), provider=provider)
+        return json.dumps(value, ensure_ascii=False), []
+    must_call = options.tool_choice == "required" or isinstance(options.tool_choice, NamedToolChoice)
+    try:
+        value = extract_json(text)
+    except ValueError:
+        if must_call or fmt is not None:
+            raise ResponseError("The reply contains no JSON tool call.", provider=provider, retryable=True) from None
+        return text.strip(), []  # a plain-text final answer
+    items = value if isinstance(value, list) else [value]
+    calls: list[ToolCall] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ResponseError("Each tool call must be a JSON object.", provider=provider, retryable=True)
+        if "answer" in item and not must_call:
+            answer = item["answer"]
+            if fmt is not None:
+                problems = schema_errors(answer, fmt.json_schema)
+                if problems:
+                    raise ResponseError(
+                        "The answer does not match the schema: " + "; ".join(problems), provider=provider
+                    )
+                return json.dumps(answer, ensure_ascii=False), []
+            return (answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)), []
+        name = item.get("tool", item.get("name"))
+        if not isinstance(name, str):
+            if must_call or fmt is not None:
+                raise ResponseError('A tool call needs "tool": "<name>".', provider=provider, retryable=True)
+            return text.strip(), []  # JSON that is neither a call nor an answer: take it as the answer
+        arguments = item.get("arguments", item.get("parameters", {}))
+        calls.append(ToolCall(id=new_call_id(), name=name, arguments=parse_arguments(arguments, name, provider)))
+    check_tool_calls(calls, options, provider)
+    return "", calls
+
+
+def _repeats(calls: list[ToolCall], messages: Sequence[Message]) -> tuple[ToolCall, str] | None:
+    """A call identical (tool and arguments) to one already answered since the last user
+    message, with that answer: repeating it cannot help."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    recent = messages[last_user + 1 :]
+    results = {m.tool_call_id: m.content for m in recent if m.role == "tool"}
+    made = {
+        (c.name, json.dumps(c.arguments, sort_keys=True)): results[c.id]
+        for m in recent
+        for c in m.tool_calls
+        if c.id in results
+    }
+    for call in calls:
+        key = (call.name, json.dumps(call.arguments, sort_keys=True))
+        if key in made:
+            return call, made[key]
+    return None
+
+
+def _emulated_request(
+    messages: Sequence[Message], options: GenerationOptions, capabilities: Capabilities
+) -> tuple[list[Message], GenerationOptions, bool]:
+    """The messages and options the provider's own hook receives, and whether tools are emulated."""
+    tools_emulated = capabilities.tools == "emulated"
+    fmt = options.response_format
+    if tools_emulated and _offered_tools(options):
+        instructions: str | None = _tools_prompt(options)
+    elif fmt is not None:
+        instructions = _format_prompt(fmt)
+    else:
+        instructions = None
+    rendered = _render(messages, instructions, tools_as_text=tools_emulated)
+    update: dict[str, Any] = {"response_format": None}
+    if tools_emulated:
+        update.update(tools=None, tool_choice=None)
+        if capabilities.structured_output == "native":
+            # The backend enforces schemas: constrain the reply to the emulation's reply schema.
+            schema = reply_schema(options)
+            if schema is not None:
+                update["response_format"] = (
+                    fmt
+                    if (fmt is not None and schema is fmt.json_schema)
+                    else (ResponseFormat.model_validate({"name": "reply", "schema": schema}))
+                )
+    return rendered, options.model_copy(update=update), tools_emulated
+
+
+def _accept(
+    result: GenerationResult,
+    messages: Sequence[Message],
+    options: GenerationOptions,
+    tools_emulated: bool,
+    provider: str,
+) -> GenerationResult:
+    if result.tool_calls:  # native tool calls (only structured output is emulated)
+        check_tool_calls(result.tool_calls, options, provider)
+        return result
+    text, calls = _parse_reply(result.text, options, tools_emulated, provider)
+    repeated = _repeats(calls, messages)
+    if repeated is not None:
+        raise _RepeatedCall(repeated[0].name, repeated[1], provider)
+    return _finish(result, text, calls)
+
+
+class _RepeatedCall(ResponseError):
+    def __init__(self, tool: str, result: str, provider: str) -> None:
+        self.tool = tool
+        super().__init__(
+            f"It repeats the call of {tool!r} with the same arguments. You already have its result: {result}. "
+            'Use it to give the final answer: {"answer": "..."}.',
+            provider=provider,
+        )
+
+
+def _after_problem(
+    exc: ResponseError, options: GenerationOptions, inner: GenerationOptions, caps: Capabilities
+) -> GenerationOptions:
+    """The hook's options for the next attempt. Where the backend enforces the reply schema and the
+    model repeated a call whose result it already has (small models loop like this), the next
+    reply is constrained to the final answer: the information it asked for is in the conversation."""
+    if (
+        not isinstance(exc, _RepeatedCall)
+        or caps.structured_output != "native"
+        or options.tool_choice not in (None, "auto")
+    ):
+        return inner
+    schema = reply_schema(options.model_copy(update={"tools": None}))
+    answer = {
+        "type": "object",
+        "properties": {"answer": schema if schema is not None else {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    return inner.model_copy(
+        update={"response_format": ResponseFormat.model_validate({"name": "reply", "schema": answer})}
+    )
+
+
+def _feedback(messages: list[Message], reply: str, problem: ResponseError) -> list[Message]:
+    detail = str(problem).removeprefix(f"[{problem.provider}] ") if problem.provider else str(problem)
+    return [
+        *messages,
+        Message.assistant(reply),
+        Message.user(f"That reply is invalid: {detail} Reply again with only the JSON described above."),
+    ]
+
+
+def emulate_generation(provider: Provider, messages: Sequence[Message], options: GenerationOptions) -> GenerationResult:
+    """Generate through the emulation layer (the provider's ``_generate`` under its retry policy).
+
+    :raises ResponseError: (not retryable) if no valid reply came in :data:`EMULATION_ATTEMPTS` tries.
+    """
+    rendered, inner, tools_emulated = _emulated_request(messages, options, provider.capabilities)
+    last: ResponseError | None = None
+    for _ in range(EMULATION_ATTEMPTS):
+        result = provider.retry_policy.call(lambda m=rendered, o=inner: provider._generate(m, o))  # type: ignore[misc]
+        try:
+            return _accept(result, messages, options, tools_emulated, provider.name)
+        except ResponseError as exc:
+            last = exc
+            rendered = _feedback(rendered, result.text, exc)
+            inner = _after_problem(exc, options, inner, provider.capabilities)
+    raise _give_up(last, provider.name)
+
+
+async def aemulate_generation(
+    provider: Provider, messages: Sequence[Message], options: GenerationOptions
+) -> GenerationResult:
+    """Async twin of :func:`emulate_generation`."""
+    rendered, inner, tools_emulated = _emulated_request(messages, options, provider.capabilities)
+    last: ResponseError | None = None
+    for _ in range(EMULATION_ATTEMPTS):
+        result = await provider.retry_policy.acall(lambda m=rendered, o=inner: provider._agenerate(m, o))  # type: ignore[misc]
+        try:
+            return _accept(result, messages, options, tools_emulated, provider.name)
+        except ResponseError as exc:
+            last = exc
+            rendered = _feedback(rendered, result.text, exc)
+            inner = _after_problem(exc, options, inner, provider.capabilities)
+    raise _give_up(last, provider.name)
+
+
+def _finish(result: GenerationResult, text: str, calls: list[ToolCall]) -> GenerationResult:
+    meta = {**result.meta, "emulated": True}
+    finish = "tool_calls" if calls else result.finish_reason
+    return result.model_copy(update={"text": text, "tool_calls": calls, "finish_reason": finish, "meta": meta})
+
+
+def _give_up(last: ResponseError | None, provider: str) -> ResponseError:
+    detail = f" Last problem: {last}" if last else ""
+    return ResponseError(
+        f"The model gave no valid tool call or structured reply in {EMULATION_ATTEMPTS} attempts.{detail} "
+        "A larger model, a simpler schema or a clearer tool description usually helps.",
+        provider=provider,
+        retryable=False,
+    )
+
+
+def result_as_chunks(result: GenerationResult) -> list[GenerationChunk]:
+    """A whole reply as stream chunks: its text, then one delta per tool call (complete arguments),
+    the last chunk carrying finish reason and usage."""
+    chunks: list[GenerationChunk] = []
+    if result.text:
+        chunks.append(GenerationChunk(text=result.text, index=0, model=result.model))
+    for i, call in enumerate(result.tool_calls):
+        delta = ToolCallDelta(index=i, id=call.id, name=call.name, arguments=json.dumps(call.arguments))
+        chunks.append(GenerationChunk(text="", index=len(chunks), model=result.model, tool_calls=[delta]))
+    if not chunks:
+        chunks.append(GenerationChunk(text="", index=0, model=result.model))
+    chunks[-1] = chunks[-1].model_copy(
+        update={"finish_reason": result.finish_reason, "usage": result.usage, "meta": dict(result.meta)}
+    )
+    return chunks
