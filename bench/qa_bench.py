@@ -73,16 +73,18 @@ def build_store(provider: str, corpus: Path) -> tuple[Any, int, float]:
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
-    from hayswitch.cli.store import collect_files, read_corpus_file, split_text
+    from hayswitch.cli.ingest import build_preprocessing_pipeline, read_file, split_files
+    from hayswitch.cli.store import collect_files
 
     started = time.perf_counter()
     files, _ = collect_files([corpus])
-    documents = []
+    read = []
     for path in files:
-        corpus_file = read_corpus_file(path)
+        corpus_file = read_file(path)
         if isinstance(corpus_file, str):
             raise SystemExit(f"error: {path}: {corpus_file}")
-        documents.extend(split_text(corpus_file))
+        read.append(corpus_file)
+    documents = [doc for docs in split_files(build_preprocessing_pipeline(), read).values() for doc in docs]
     embedder = ProviderDocumentEmbedder(provider=provider, meta_fields_to_embed=["heading"], progress_bar=False)
     embedded = embedder.run(documents=documents)["documents"]
     embedder.close()

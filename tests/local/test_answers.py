@@ -32,14 +32,16 @@ def qa_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
-    from hayswitch.cli.store import collect_files, read_corpus_file, split_text
+    from hayswitch.cli.ingest import build_preprocessing_pipeline, read_file, split_files
+    from hayswitch.cli.store import collect_files
 
     files, _ = collect_files([FIXTURE / "corpus"])
-    documents = []
+    read = []
     for path in files:
-        corpus_file = read_corpus_file(path)
+        corpus_file = read_file(path)
         assert not isinstance(corpus_file, str), corpus_file
-        documents.extend(split_text(corpus_file))
+        read.append(corpus_file)
+    documents = [doc for docs in split_files(build_preprocessing_pipeline(), read).values() for doc in docs]
     embedder = ProviderDocumentEmbedder(provider="local", meta_fields_to_embed=["heading"], progress_bar=False)
     store = InMemoryDocumentStore(embedding_similarity_function="cosine")
     store.write_documents(embedder.run(documents=documents)["documents"])
