@@ -3,6 +3,7 @@ checks (invalid arguments are a retryable ResponseError), the emulation layer an
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from hayswitch import (
     ToolCall,
     ToolCallDelta,
     UnsupportedOperation,
+    Usage,
     tooling,
 )
 from hayswitch.providers.fake import FakeProvider, schema_instance
@@ -246,15 +248,82 @@ def test_tool_call_without_tools_offered_and_required_call_missing() -> None:
 
 
 def test_structured_reply_is_checked_against_the_schema() -> None:
+    attempts = tooling.EMULATION_ATTEMPTS
     provider = Backend(retry=NO_RETRY)
-    provider.results = [result('{"name": "Al"}')]
-    with pytest.raises(ResponseError, match="'age' is a required property"):
+    provider.results = [result('{"name": "Al"}')] * attempts
+    with pytest.raises(ResponseError, match="'age' is a required property") as excinfo:
         provider.generate("who", {"response_format": PERSON})
-    provider.results = [result("not json")]
+    assert not excinfo.value.retryable
+    assert len(provider.seen) == attempts
+    provider.results = [result("not json")] * attempts
     with pytest.raises(ResponseError, match="not valid JSON"):
         provider.generate("who", {"response_format": PERSON})
     provider.results = [result('{"name": "Al", "age": 3}')]
     assert json.loads(provider.generate("who", {"response_format": PERSON}).text) == {"name": "Al", "age": 3}
+
+
+BOUNDED = {
+    "type": "object",
+    "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}, "note": {"type": "string"}},
+    "required": ["stars", "note"],
+    "additionalProperties": False,
+}
+
+
+def cut(text: str, tokens: int | None = None) -> GenerationResult:
+    usage = Usage(completion_tokens=tokens) if tokens else Usage()
+    return GenerationResult(text=text, finish_reason="length", model="m", usage=usage)
+
+
+def test_an_out_of_range_integer_is_fed_back_and_repaired() -> None:
+    provider = Backend(retry=NO_RETRY)
+    provider.results = [result('{"stars": 7, "note": "great"}'), result('{"stars": 5, "note": "great"}')]
+    reply = provider.generate("rate it", {"response_format": BOUNDED, "temperature": 0.0})
+    assert json.loads(reply.text) == {"stars": 5, "note": "great"}
+    (first, _), (second, options) = provider.seen
+    assert [m.role for m in second] == [*(m.role for m in first), "assistant", "user"]
+    assert second[-2].content == '{"stars": 7, "note": "great"}'
+    feedback = second[-1].content or ""
+    assert feedback.startswith("That reply is invalid: ")
+    assert "7 is greater than the maximum of 5" in feedback
+    assert options.max_tokens is None  # not a cut-off: the budget is unchanged
+
+
+def test_a_cut_off_reply_is_retried_with_a_larger_budget() -> None:
+    provider = Backend(retry=NO_RETRY)
+    provider.results = [cut('{"stars": 4, "note": "a long'), result('{"stars": 4, "note": "fine"}')]
+    reply = provider.generate("rate it", {"response_format": BOUNDED, "max_tokens": 10})
+    assert json.loads(reply.text)["note"] == "fine"
+    assert [o.max_tokens for _, o in provider.seen] == [10, 10 * tooling.CUTOFF_GROWTH]
+    assert "cut off at the max_tokens limit (10 tokens)" in (provider.seen[1][0][-1].content or "")
+
+
+def test_a_cut_off_without_max_tokens_grows_the_budget_it_used_and_is_never_returned() -> None:
+    provider = Backend(retry=NO_RETRY)
+    provider.results = [cut('{"stars": 4, "note": "a', 32), cut('{"stars": 4, "note": "ab', 64), cut('{"s', 128)]
+    with pytest.raises(ResponseError, match="cut off") as excinfo:
+        provider.generate("rate it", {"response_format": BOUNDED})
+    assert not excinfo.value.retryable
+    assert [o.max_tokens for _, o in provider.seen] == [None, 64, 128]
+
+
+def test_the_budget_grows_at_most_to_the_ceiling() -> None:
+    provider = Backend(retry=NO_RETRY)
+    provider.results = [cut("{", 8)] * tooling.EMULATION_ATTEMPTS
+    with pytest.raises(ResponseError):
+        provider.generate("rate it", {"response_format": BOUNDED, "max_tokens": 8})
+    budgets = [o.max_tokens or 0 for _, o in provider.seen]
+    assert budgets == sorted(budgets)
+    assert max(budgets) <= 8 * tooling.CUTOFF_MAX_GROWTH
+
+
+def test_async_structured_repair() -> None:
+    provider = Backend(retry=NO_RETRY)
+    provider.results = [cut('{"stars": 9', 5), result('{"stars": 9, "note": ""}'), result('{"stars": 1, "note": ""}')]
+    reply = asyncio.run(provider.agenerate("rate it", {"response_format": BOUNDED}))
+    assert json.loads(reply.text) == {"stars": 1, "note": ""}
+    assert [o.max_tokens for _, o in provider.seen] == [None, 10, 10]
+    assert "greater than the maximum" in (provider.seen[2][0][-1].content or "")
 
 
 def test_parse_arguments_rejects_non_json_and_non_objects() -> None:

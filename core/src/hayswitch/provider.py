@@ -526,6 +526,8 @@ class Provider(ABC):
         msgs, opts = self._generation_request(messages, options)
         if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
             return tooling.emulate_generation(self, msgs, opts)
+        if _view(opts).response_format is not None:
+            return tooling.structured_generation(self, msgs, opts)
         return self.retry_policy.call(lambda: tooling.check_result(self._generate(msgs, opts), _view(opts), self.name))
 
     async def agenerate(
@@ -536,6 +538,8 @@ class Provider(ABC):
         msgs, opts = self._generation_request(messages, options)
         if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
             return await tooling.aemulate_generation(self, msgs, opts)
+        if _view(opts).response_format is not None:
+            return await tooling.astructured_generation(self, msgs, opts)
 
         async def checked() -> GenerationResult:
             return tooling.check_result(await self._agenerate(msgs, opts), _view(opts), self.name)

@@ -49,9 +49,12 @@ if TYPE_CHECKING:
     from hayswitch.provider import Provider
 
 __all__ = [
+    "CUTOFF_GROWTH",
+    "CUTOFF_MAX_GROWTH",
     "EMULATION_ATTEMPTS",
     "ToolCallAssembler",
     "aemulate_generation",
+    "astructured_generation",
     "check_messages",
     "check_options",
     "check_result",
@@ -65,10 +68,16 @@ __all__ = [
     "reply_schema",
     "result_as_chunks",
     "schema_errors",
+    "structured_generation",
 ]
 
 EMULATION_ATTEMPTS = 3
-"""How many replies the emulation layer asks for before giving up with a ResponseError."""
+"""How many replies the emulation layer (and the repair of native structured output) asks for
+before giving up with a ResponseError."""
+CUTOFF_GROWTH = 2
+"""After a structured reply is cut off at ``max_tokens``, the next attempt's budget is this many
+times larger, up to :data:`CUTOFF_MAX_GROWTH` times the request's own budget."""
+CUTOFF_MAX_GROWTH = 4
 
 
 def new_call_id() -> str:
@@ -590,13 +599,106 @@ def _after_problem(
     )
 
 
-def _feedback(messages: list[Message], reply: str, problem: ResponseError) -> list[Message]:
+def _feedback(
+    messages: list[Message], reply: str, problem: ResponseError, again: str = "the JSON described above"
+) -> list[Message]:
     detail = str(problem).removeprefix(f"[{problem.provider}] ") if problem.provider else str(problem)
     return [
         *messages,
         Message.assistant(reply),
-        Message.user(f"That reply is invalid: {detail} Reply again with only the JSON described above."),
+        Message.user(f"That reply is invalid: {detail} Reply again with only {again}."),
     ]
+
+
+_NATIVE_AGAIN = "JSON that matches the required schema, kept short enough to be complete"
+
+
+def _structured_problem(result: GenerationResult, options: GenerationOptions, provider: str) -> ResponseError | None:
+    """Why a reply to a native ``response_format`` request is not acceptable (None: it is)."""
+    fmt = options.response_format
+    if result.tool_calls or fmt is None:  # tool calls were checked under the retry policy
+        return None
+    if result.finish_reason == "length":
+        limit = f" ({options.max_tokens} tokens)" if options.max_tokens else ""
+        return ResponseError(
+            f"It was cut off at the max_tokens limit{limit} before its JSON was complete.",
+            provider=provider,
+            retryable=True,
+        )
+    try:
+        check_structured_text(result.text, fmt, provider)
+    except ResponseError as exc:
+        return exc
+    return None
+
+
+def _tools_checked(result: GenerationResult, options: GenerationOptions, provider: str) -> GenerationResult:
+    check_tool_calls(result.tool_calls, options, provider)
+    return result
+
+
+def _repair_options(
+    problem: ResponseError, result: GenerationResult, options: GenerationOptions, original: GenerationOptions
+) -> GenerationOptions:
+    """The options of the next attempt: after a cut-off, :data:`CUTOFF_GROWTH` times the token budget
+    (the used budget when none was set), at most :data:`CUTOFF_MAX_GROWTH` times the original one."""
+    if result.finish_reason != "length":
+        return options
+    used = options.max_tokens or (result.usage.completion_tokens if result.usage else None)
+    if not used:
+        return options
+    ceiling = (original.max_tokens or used) * CUTOFF_MAX_GROWTH
+    return options.model_copy(update={"max_tokens": min(used * CUTOFF_GROWTH, max(ceiling, used))})
+
+
+def structured_generation(
+    provider: Provider, messages: Sequence[Message], options: GenerationOptions
+) -> GenerationResult:
+    """Generate a reply to a ``response_format`` request on a backend that enforces schemas itself
+    (``structured_output="native"``), repairing what its enforcement misses.
+
+    Backends' schema-to-grammar converters drop constraints (numeric bounds, lengths) and any reply
+    can be cut off at ``max_tokens``. Such a reply is not returned: the next attempt carries the
+    validation error as feedback (the emulation layer's wording, so at temperature 0 the retry is a
+    different request) and, after a cut-off, a larger token budget. At most
+    :data:`EMULATION_ATTEMPTS` attempts.
+
+    :raises ResponseError: (not retryable) if no valid reply came in :data:`EMULATION_ATTEMPTS` tries.
+    """
+    rendered, inner = list(messages), options
+    last: ResponseError | None = None
+    for _ in range(EMULATION_ATTEMPTS):
+        result = provider.retry_policy.call(
+            lambda m=rendered, o=inner: _tools_checked(provider._generate(m, o), options, provider.name)  # type: ignore[misc]
+        )
+        problem = _structured_problem(result, options, provider.name)
+        if problem is None:
+            return result
+        last = problem
+        rendered = _feedback(rendered, result.text, problem, _NATIVE_AGAIN)
+        inner = _repair_options(problem, result, inner, options)
+    raise _give_up(last, provider.name)
+
+
+async def astructured_generation(
+    provider: Provider, messages: Sequence[Message], options: GenerationOptions
+) -> GenerationResult:
+    """Async twin of :func:`structured_generation`."""
+    rendered, inner = list(messages), options
+    last: ResponseError | None = None
+    for _ in range(EMULATION_ATTEMPTS):
+
+        async def attempt(m: list[Message] = rendered, o: GenerationOptions = inner) -> GenerationResult:
+            return _tools_checked(await provider._agenerate(m, o), options, provider.name)
+
+        result = await provider.retry_policy.acall(attempt)
+        problem = _structured_problem(result, options, provider.name)
+        if problem is None:
+            return result
+        last = problem
+        rendered = _feedback(rendered, result.text, problem, _NATIVE_AGAIN)
+        inner = _repair_options(problem, result, inner, options)
+    raise _give_up(last, provider.name)
 
 
 def emulate_generation(provider: Provider, messages: Sequence[Message], options: GenerationOptions) -> GenerationResult:
