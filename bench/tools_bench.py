@@ -231,10 +231,10 @@ TOOL_TASKS: list[tuple[str, str]] = [
 OPTIONS = {"max_tokens": 128, "temperature": 0.0}
 
 
-def structured(provider: Provider) -> dict[str, Any]:
+def structured(provider: Provider, only: list[str] | None = None) -> dict[str, Any]:
     valid = 0
     failures: list[str] = []
-    cases = [(schema, prompt) for schema, prompts in SCHEMAS for prompt in prompts]
+    cases = [(schema, prompt) for schema, prompts in SCHEMAS for prompt in prompts if not only or prompt in only]
     start = time.perf_counter()
     for schema, prompt in tqdm(cases, desc=f"{provider.name}: structured", unit="prompt"):
         try:
@@ -307,13 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--providers", nargs="+", default=["local", "openai"], choices=["local", "openai"])
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--only", choices=["structured", "tools"], default=None, help="run one of the two measures")
+    parser.add_argument(
+        "--prompts", nargs="+", default=None, help="structured output: run only these prompts (exact text)"
+    )
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     for name in args.providers:
         with open_provider(name) as provider:
             results[name] = {}
             if args.only in (None, "structured"):
-                results[name]["structured"] = structured(provider)
+                results[name]["structured"] = structured(provider, args.prompts)
             if args.only in (None, "tools"):
                 results[name]["tools"] = tool_calls(provider)
     print("| provider | schema-valid JSON | right tool, valid args | well-formed calls |")

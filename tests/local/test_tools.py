@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from hayswitch import InvalidInputError, Message, Provider, ToolCall
+from hayswitch import InvalidInputError, Message, Provider, ResponseError, ToolCall
 from hayswitch.tooling import schema_errors
 
 pytestmark = pytest.mark.slow
@@ -72,6 +72,58 @@ def test_structured_output_is_valid_by_construction(local_provider: Provider, sc
     )
     assert result.finish_reason == "stop"
     assert schema_errors(json.loads(result.text), schema) == []
+
+
+STEPS = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "steps": {"type": "array", "items": {"type": "string"}}},
+    "required": ["title", "steps"],
+}
+NOTE = {
+    "type": "object",
+    "properties": {"topic": {"type": "string"}, "summary": {"type": "string"}},
+    "required": ["topic", "summary"],
+}
+
+
+def spy_budgets(provider: Provider, monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    budgets: list[int | None] = []
+    hook = provider._generate
+
+    def spy(messages: list[Message], options: Any) -> Any:
+        budgets.append(options.max_tokens)
+        return hook(messages, options)
+
+    monkeypatch.setattr(provider, "_generate", spy)
+    return budgets
+
+
+def test_a_reply_cut_off_at_max_tokens_is_retried_with_a_larger_budget(
+    local_provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budgets = spy_budgets(local_provider, monkeypatch)
+    # 12 tokens cannot hold this reply: the first one is cut off inside the JSON.
+    options = {"max_tokens": 12, "temperature": 0.0, "response_format": STEPS}
+    result = local_provider.generate("How to tie a shoe.", options)
+    assert budgets[:2] == [12, 24]
+    assert result.finish_reason == "stop"
+    assert schema_errors(json.loads(result.text), STEPS) == []
+
+
+def test_structured_output_is_never_cut_off_json(local_provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The 135M model writes long summaries: whatever happens, no invalid JSON comes back.
+    budgets = spy_budgets(local_provider, monkeypatch)
+    options = {"max_tokens": 12, "temperature": 0.0, "response_format": NOTE}
+    try:
+        text: str | None = local_provider.generate("Summarise a news day.", options).text
+        problem = ""
+    except ResponseError as exc:
+        text, problem = None, str(exc)
+    if text is None:
+        assert "cut off at the max_tokens limit (48 tokens)" in problem
+        assert budgets == [12, 24, 48]
+    else:
+        assert schema_errors(json.loads(text), NOTE) == []
 
 
 def test_stream_with_response_format_is_valid_json(local_provider: Provider) -> None:

@@ -613,13 +613,15 @@ def _feedback(
 _NATIVE_AGAIN = "JSON that matches the required schema, kept short enough to be complete"
 
 
-def _structured_problem(result: GenerationResult, options: GenerationOptions, provider: str) -> ResponseError | None:
+def _structured_problem(
+    result: GenerationResult, options: GenerationOptions, budget: int | None, provider: str
+) -> ResponseError | None:
     """Why a reply to a native ``response_format`` request is not acceptable (None: it is)."""
     fmt = options.response_format
     if result.tool_calls or fmt is None:  # tool calls were checked under the retry policy
         return None
     if result.finish_reason == "length":
-        limit = f" ({options.max_tokens} tokens)" if options.max_tokens else ""
+        limit = f" ({budget} tokens)" if budget else ""
         return ResponseError(
             f"It was cut off at the max_tokens limit{limit} before its JSON was complete.",
             provider=provider,
@@ -671,7 +673,7 @@ def structured_generation(
         result = provider.retry_policy.call(
             lambda m=rendered, o=inner: _tools_checked(provider._generate(m, o), options, provider.name)  # type: ignore[misc]
         )
-        problem = _structured_problem(result, options, provider.name)
+        problem = _structured_problem(result, options, inner.max_tokens, provider.name)
         if problem is None:
             return result
         last = problem
@@ -692,7 +694,7 @@ async def astructured_generation(
             return _tools_checked(await provider._agenerate(m, o), options, provider.name)
 
         result = await provider.retry_policy.acall(attempt)
-        problem = _structured_problem(result, options, provider.name)
+        problem = _structured_problem(result, options, inner.max_tokens, provider.name)
         if problem is None:
             return result
         last = problem
@@ -746,7 +748,8 @@ def _give_up(last: ResponseError | None, provider: str) -> ResponseError:
     detail = f" Last problem: {last}" if last else ""
     return ResponseError(
         f"The model gave no valid tool call or structured reply in {EMULATION_ATTEMPTS} attempts.{detail} "
-        "A larger model, a simpler schema or a clearer tool description usually helps.",
+        "A larger model, a simpler schema, a clearer tool description or (for cut-off replies) a larger "
+        "max_tokens usually helps.",
         provider=provider,
         retryable=False,
     )
