@@ -252,3 +252,40 @@ def test_bad_tool_requests_send_nothing(make: Callable[..., OpenAIProvider], ser
     with pytest.raises(InvalidInputError, match="no earlier assistant"):
         provider.generate([Message.user("x"), Message.tool("r", "call_9")], {"tools": [WEATHER]})
     assert server.requests == []
+
+
+AGE = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 130}},
+    "required": ["name", "age"],
+}
+
+
+@pytest.mark.parametrize("run_async", [False, True])
+def test_invalid_structured_replies_are_repaired_not_repeated(
+    make: Callable[..., OpenAIProvider], server: FakeServer, run_async: bool
+) -> None:
+    # A server whose schema grammar ignores numeric bounds, then one that stops at max_tokens.
+    replies = iter(
+        [
+            completion('{"name": "Tom", "age": 1000}', "stop"),
+            completion('{"name": "Tom", "age": 10, "note": "a lo', "length"),
+            completion('{"name": "Tom", "age": 10}', "stop"),
+        ]
+    )
+    server.reply = lambda path, body: httpx2.Response(200, json=next(replies))
+    provider = make(response_format_style="json_object_schema")
+    options = {"response_format": AGE, "temperature": 0.0, "max_tokens": 64}
+    result = (
+        asyncio.run(provider.agenerate("A child named Tom.", options))
+        if run_async
+        else provider.generate("A child named Tom.", options)
+    )
+    assert json.loads(result.text) == {"name": "Tom", "age": 10}
+    first, second, third = server.bodies("/chat/completions")
+    assert [body["max_tokens"] for body in (first, second, third)] == [64, 64, 128]
+    assert second["messages"][:-2] == first["messages"]
+    assert second["messages"][-2] == {"role": "assistant", "content": '{"name": "Tom", "age": 1000}'}
+    assert "1000 is greater than the maximum of 130" in second["messages"][-1]["content"]
+    assert "cut off at the max_tokens limit (64 tokens)" in third["messages"][-1]["content"]
+    assert third["response_format"] == {"type": "json_object", "schema": AGE}
