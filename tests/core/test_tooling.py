@@ -602,3 +602,10 @@ def test_fake_structured_output_is_schema_valid_for_pydantic_schemas() -> None:
 def test_schema_instance_is_valid(schema: dict[str, Any]) -> None:
     instance = schema_instance(schema, ["word"], [])
     assert tooling.schema_errors(instance, schema) == []
+
+
+def test_a_streamed_structured_reply_cut_off_is_an_error_at_its_end() -> None:
+    provider = Backend(retry=NO_RETRY)
+    provider.streams = [[GenerationChunk(text='{"stars": 4, "no'), GenerationChunk(text="", finish_reason="length")]]
+    with pytest.raises(ResponseError, match="cut off at the max_tokens limit"):
+        list(provider.stream("rate it", {"response_format": BOUNDED}))

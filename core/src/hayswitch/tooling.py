@@ -279,8 +279,9 @@ def check_structured_text(text: str, fmt: ResponseFormat, provider: str) -> None
 def check_result(result: GenerationResult, options: GenerationOptions, provider: str) -> GenerationResult:
     """Apply the response checks to a whole reply (returns it unchanged when valid)."""
     check_tool_calls(result.tool_calls, options, provider)
-    if options.response_format is not None and not result.tool_calls and result.finish_reason != "length":
-        check_structured_text(result.text, options.response_format, provider)
+    problem = _structured_problem(result, options, options.max_tokens, provider)
+    if problem is not None:  # a cut-off reply is incomplete JSON, even when a stream already delivered it
+        raise problem
     return result
 
 
