@@ -16,6 +16,10 @@ Three parts, all used by :class:`hayswitch.Provider` so that a provider author w
   stated, at most :data:`EMULATION_ATTEMPTS` times. A provider whose backend enforces JSON schemas
   (``structured_output="native"``) gets the reply schema passed as ``response_format``, so an
   emulated tool call is then well-formed by construction (grammar-constrained decoding).
+* **Repair** of native structured output (:func:`structured_generation`): backends' schema
+  grammars drop constraints (numeric bounds, lengths) and any reply can be cut off at
+  ``max_tokens``; such a reply is never returned. It is fed back with the same wording as in
+  emulation, and a cut-off is retried with a larger budget (:data:`CUTOFF_GROWTH`).
 
 This module does not import Haystack.
 """
