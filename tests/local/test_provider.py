@@ -164,6 +164,22 @@ def test_generation_is_deterministic_at_temperature_zero(local_provider: Provide
     assert first.usage.prompt_tokens > 5
 
 
+def test_a_reply_does_not_depend_on_the_previous_request(local_provider: Provider) -> None:
+    """llama-cpp-python reuses the previous request's cached prefix (for the same prompt asked twice,
+    all of it); the provider resets the context, so a greedy reply is the same whatever came before
+    (sync, async and stream)."""
+    import asyncio
+
+    prompt, options = "Say hello in one short sentence.", {"max_tokens": 16, "temperature": 0.0}
+    local_provider.generate("Write a long story about a lighthouse keeper named L.", {"max_tokens": 24})
+    first = local_provider.generate(prompt, options).text
+    assert local_provider.generate(prompt, options).text == first  # the same prompt right after itself
+    assert asyncio.run(local_provider.agenerate(prompt, options)).text == first
+    assert "".join(c.text for c in local_provider.stream(prompt, options)) == first
+    local_provider.generate("List three colours.", {"max_tokens": 24})
+    assert local_provider.generate(prompt, options).text == first
+
+
 @slow
 def test_sampling_with_a_seed_is_reproducible(local_provider: Provider) -> None:
     options = {"max_tokens": 24, "temperature": 0.9, "seed": 1234}

@@ -372,6 +372,7 @@ class LocalProvider(Provider):
         kwargs = self._llama_kwargs(messages, options)
         with loaded.lock:
             try:
+                loaded.model.reset()  # no state from an earlier request (see _stream)
                 response = loaded.model.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:
                 raise self._translate(exc) from exc
@@ -396,6 +397,10 @@ class LocalProvider(Provider):
         # closed (abandoned generators are closed by garbage collection).
         with loaded.lock:
             try:
+                # Start from an empty context: llama-cpp-python reuses the cached prefix of the previous
+                # request, which evaluates the prompt in other batch shapes, and greedy decoding then
+                # diverges (a reply to prompt B differed after prompt A): not deterministic.
+                loaded.model.reset()
                 stream = loaded.model.create_chat_completion(stream=True, **kwargs)
                 index = 0
                 finish: FinishReason | None = None
