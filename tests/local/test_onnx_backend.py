@@ -76,6 +76,51 @@ def test_onnx_int8_is_used_only_when_it_passes_the_quality_check(torch_vectors: 
         assert np.sum(got * torch_vectors, axis=1).min() >= 0.9999
 
 
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_a_vector_does_not_depend_on_the_other_texts_of_the_call(backend: str) -> None:
+    """Each text is its own call, so a text embedded alone, in a batch, in another order or with
+    several worker threads gives exactly the same vector (the contract's determinism)."""
+    alone = [np.asarray(_local(embedding_backend=backend).embed_text(t).vector) for t in TEXTS[:3]]
+    for threads in (1, 3):
+        provider = _local(embedding_backend=backend, embedding_threads=threads)
+        batched = _vectors(provider, list(reversed(TEXTS)))[::-1]
+        for i in range(3):
+            assert np.array_equal(batched[i].astype(np.float32), alone[i].astype(np.float32)), (backend, threads, i)
+
+
+def test_the_exported_graph_is_fused() -> None:
+    """The export is run through ONNX Runtime's transformer optimizer: one Attention kernel per
+    layer of all-MiniLM-L6-v2 (6), which is where the speed over PyTorch comes from."""
+    _, loaded = _local(embedding_backend="onnx").embedding_engine()
+    import json
+
+    meta = json.loads(loaded.model.path.with_suffix(".json").read_text())
+    assert meta["fused"].get("Attention") == 6, meta["fused"]
+    assert meta["quality"]["fused_vs_torch_min_cosine"] >= 0.9999
+
+
+def test_retrieval_fixture_ranks_the_same_on_every_backend() -> None:
+    """The retrieval fixture's top-3 hits (tests/local/test_retrieval.py's 22 questions) are the
+    same with PyTorch, fp32 ONNX and int8 ONNX vectors."""
+    import json
+
+    data = json.loads((Path(__file__).parents[1] / "fixtures" / "retrieval" / "retrieval.json").read_text())
+    passages = [p["text"] for p in data["passages"]]
+    ids = [p["id"] for p in data["passages"]]
+    scores = {}
+    for backend in ("torch", "onnx", "onnx-int8"):
+        provider = _local(embedding_backend=backend)
+        matrix = _vectors(provider, passages)
+        hits = 0
+        for item in data["questions"]:
+            query = np.asarray(provider.embed_text(item["question"]).vector)
+            top3 = [ids[i] for i in np.argsort(-(matrix @ query))[:3]]
+            hits += item["passage"] in top3
+        scores[backend] = hits
+    assert scores["onnx"] == scores["torch"], scores
+    assert scores["onnx-int8"] == scores["torch"], scores
+
+
 def test_int8_vectors_are_cached_apart_from_fp32() -> None:
     assert "numerics" not in _local(embedding_backend="onnx").vector_settings_fingerprint()
     assert "numerics" not in _local(embedding_backend="torch").vector_settings_fingerprint()

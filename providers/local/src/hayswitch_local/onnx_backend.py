@@ -8,6 +8,14 @@ a fixed probe set, and cached on disk. Later processes load the cached file dire
 (``transformers``) with the same truncation, lower-casing and length sorting as
 sentence-transformers, and read the pooled vectors out of the graph.
 
+The export uses the model's eager attention and then ONNX Runtime's transformer optimizer, which
+fuses each layer's attention, GELU and skip+LayerNorm into single kernels (BERT-style models; a
+graph the optimizer cannot improve is kept as exported, and the fused graph is checked against
+PyTorch like the plain one). At run time each text is one call (no padding, and a text's vector
+never depends on the other texts of the call), on single-threaded calls spread over
+``threads`` worker threads: for small encoders on a CPU this beats batched, padded calls on a
+shared intra-op thread pool (bench/README.md, issue 18).
+
 ``onnx-int8`` additionally quantizes the weights of the exported graph to int8
 (``onnxruntime.quantization.quantize_dynamic``). Quantization can move vectors, so it is only
 used after a quality check: the mean cosine to the fp32 vectors on the probe set must be at least
@@ -45,6 +53,7 @@ __all__ = [
     "PROBE_TEXTS",
     "OnnxEmbedder",
     "OnnxVariant",
+    "available_cpus",
     "cache_root",
     "load_onnx_embedder",
     "onnx_available",
@@ -54,12 +63,16 @@ logger = logging.getLogger("hayswitch_local.onnx")
 
 OnnxVariant = Literal["fp32", "int8"]
 
-EXPORT_FORMAT = 1
-"""Bumped when the exported graph or its sidecar changes (part of the cache key)."""
+EXPORT_FORMAT = 2
+"""Bumped when the exported graph or its sidecar changes (part of the cache key). 2: eager
+attention, fused by ONNX Runtime's transformer optimizer."""
 OPSET = 17
-INT8_RECIPE = 2
-"""Version of the quantization recipe (part of the int8 file names): MatMul weights only, per
-output channel, unsigned 8-bit. Quantizing every op per tensor (the library's default) moved
+INT8_RECIPE = 3
+"""Version of the quantization recipe (part of the int8 file names): MatMul weights only (of the
+fused graph), per output channel, unsigned 8-bit, except the feed-forward down-projections (the
+MatMuls fed by a GELU, whose activations have the outliers that int8 clips: quantizing them too
+cost all-MiniLM-L6-v2 one of the retrieval fixture's 18 top-3 hits, mean cosine 0.9937 instead of
+0.998). Quantizing every op per tensor (the library's default) moved
 all-MiniLM-L6-v2's vectors to a mean cosine of 0.956 on the probe set; this recipe keeps 0.99+."""
 INT8_MIN_MEAN_COSINE = 0.99
 """Least mean cosine (int8 vs fp32 vectors, probe set) for the int8 graph to be used."""
@@ -175,7 +188,6 @@ class OnnxEmbedder:
     """
 
     def __init__(self, model_dir: Path, onnx_path: Path, variant: OnnxVariant, meta: dict[str, Any]) -> None:
-        import onnxruntime as ort  # type: ignore[import-untyped]
         from transformers import AutoTokenizer
 
         self.path = onnx_path
@@ -187,52 +199,74 @@ class OnnxEmbedder:
             input_names=list(meta["input_names"]),
             dimension=int(meta["dimension"]),
         )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+        self._session = _session(onnx_path)
         self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        self._meta = {
+            "max_seq_length": self._tok.max_seq_length,
+            "do_lower_case": self._tok.do_lower_case,
+            "input_names": self._tok.input_names,
+        }
 
     @property
     def dimension(self) -> int:
         return self._tok.dimension
 
-    def encode(self, texts: list[str], *, batch_size: int = 32) -> Any:
+    def encode(self, texts: list[str], *, threads: int = 1) -> Any:
         """L2-normalised float32 vectors of ``texts`` (a 2-D numpy array, input order).
 
         Like ``SentenceTransformer.encode``: texts are stripped (and lower-cased if the model says
-        so), sorted by length so each batch pads little, truncated at the model's
-        ``max_seq_length``, and put back in input order.
+        so) and truncated at the model's ``max_seq_length``. Each text is its own call, so nothing
+        is padded and a vector never depends on the other texts; ``threads`` calls run at once.
         """
-        import numpy as np
+        return _embed_each(self._session, self._tokenizer, self._meta, texts, threads=threads)
 
-        out = np.empty((len(texts), self._tok.dimension), dtype=np.float32)
-        if not texts:
-            return out
-        if self.variant == "int8":
-            # Dynamic int8 quantizes activations with one scale per call, so a padded batch would
-            # make a text's vector depend on its batch-mates: one text per call keeps every vector
-            # independent of the batch (the provider declares deterministic vectors) and pads nothing.
-            batch_size = 1
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = [texts[i].strip() for i in idx]
-            if self._tok.do_lower_case:
-                batch = [t.lower() for t in batch]
-            enc = self._tokenizer(
-                batch,
-                padding=True,
-                truncation="longest_first",
-                max_length=self._tok.max_seq_length,
-                return_tensors="np",
-            )
-            feeds = {name: np.asarray(enc[name], dtype=np.int64) for name in self._tok.input_names}
-            (vectors,) = self._session.run(["sentence_embedding"], feeds)
-            out[idx] = vectors
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, np.maximum(norms, 1e-12), out=out)
-        return out
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _session(path: Path) -> Any:
+    """A single-threaded session (parallelism comes from concurrent calls, see :func:`_embed_each`)."""
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _embed_each(session: Any, tokenizer: Any, meta: dict[str, Any], texts: list[str], *, threads: int = 1) -> Any:
+    """Run ``session`` on each text alone (``threads`` at a time) and L2-normalise the vectors."""
+    import numpy as np
+
+    if not texts:
+        return np.empty((0, int(meta.get("dimension", 0))), dtype=np.float32)
+    batch = [t.strip().lower() if meta["do_lower_case"] else t.strip() for t in texts]
+    enc = tokenizer(batch, truncation="longest_first", max_length=meta["max_seq_length"])
+    names = meta["input_names"]
+
+    def one(i: int) -> Any:
+        feeds = {name: np.asarray([enc[name][i]], dtype=np.int64) for name in names}
+        (vector,) = session.run(["sentence_embedding"], feeds)
+        return vector[0]
+
+    if threads <= 1 or len(batch) == 1:
+        rows = [one(i) for i in range(len(batch))]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(threads, len(batch)), thread_name_prefix="hayswitch-onnx") as pool:
+            rows = list(pool.map(one, range(len(batch))))
+    vectors = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.divide(vectors, np.maximum(norms, 1e-12), out=vectors)
+    return vectors
 
 
 # --------------------------------------------------------------------------- the export side
@@ -254,8 +288,6 @@ def _sentence_bert_config(model_dir: Path, st_model: Any) -> tuple[int, bool]:
 def _export_fp32(model_dir: Path, target: Path) -> dict[str, Any]:
     """Export the sentence-transformers model in ``model_dir`` to ``target``; check it against
     PyTorch on the probe set; return the sidecar metadata."""
-    import numpy as np
-    import onnxruntime as ort
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
@@ -263,7 +295,14 @@ def _export_fp32(model_dir: Path, target: Path) -> dict[str, Any]:
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # no "Loading weights" bar in the middle of a first embedding
     try:
-        st = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        try:
+            # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime's optimizer fuses
+            # into one Attention kernel per layer; the SDPA export (the default) is not fused.
+            st = SentenceTransformer(
+                str(model_dir), device="cpu", local_files_only=True, model_kwargs={"attn_implementation": "eager"}
+            )
+        except (TypeError, ValueError):  # an architecture without an eager implementation
+            st = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
     finally:
         if bars:
             hf_logging.enable_progress_bar()
@@ -305,7 +344,6 @@ def _export_fp32(model_dir: Path, target: Path) -> dict[str, Any]:
     reference = st.encode(
         list(PROBE_TEXTS), batch_size=8, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
-    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     meta = {
         "format": EXPORT_FORMAT,
         "model_dir": str(model_dir),
@@ -314,35 +352,68 @@ def _export_fp32(model_dir: Path, target: Path) -> dict[str, Any]:
         "input_names": input_names,
         "dimension": int(reference.shape[1]),
     }
-    got = _run_session(session, tokenizer, meta, list(PROBE_TEXTS))
-    cosines = np.sum(got * reference, axis=1)
+    cosines = _cosines(_embed_each(_session(target), tokenizer, meta, list(PROBE_TEXTS)), reference)
     if float(cosines.min()) < FP32_MIN_COSINE:
         raise ConfigurationError(
             f"The ONNX export of {model_dir} does not reproduce the PyTorch vectors (lowest cosine "
             f"{float(cosines.min()):.5f} < {FP32_MIN_COSINE}); use embedding_backend='torch' for this model."
         )
     meta["quality"] = {"fp32_vs_torch_min_cosine": round(float(cosines.min()), 6)}
+    meta["fused"] = _fuse(target, st, tokenizer, meta, reference)
     return meta
 
 
-def _run_session(session: Any, tokenizer: Any, meta: dict[str, Any], texts: list[str]) -> Any:
+def _cosines(got: Any, reference: Any) -> Any:
     import numpy as np
 
-    batch = [t.strip().lower() if meta["do_lower_case"] else t.strip() for t in texts]
-    enc = tokenizer(
-        batch, padding=True, truncation="longest_first", max_length=meta["max_seq_length"], return_tensors="np"
-    )
-    feeds = {n: np.asarray(enc[n], dtype=np.int64) for n in meta["input_names"]}
-    (vectors,) = session.run(["sentence_embedding"], feeds)
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return np.sum(np.asarray(got, dtype=np.float64) * np.asarray(reference, dtype=np.float64), axis=1)
+
+
+def _fuse(target: Path, st: Any, tokenizer: Any, meta: dict[str, Any], reference: Any) -> dict[str, int]:
+    """Replace ``target`` with ONNX Runtime's fused version of it (attention, GELU, skip+LayerNorm
+    as single kernels) when the optimizer fuses something and the fused graph still reproduces the
+    PyTorch vectors; return the fused operator counts (empty when the plain graph is kept)."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model  # type: ignore[import-untyped]
+
+        config = getattr(getattr(st[0], "auto_model", None), "config", None)
+        heads = int(getattr(config, "num_attention_heads", 0) or 0)
+        hidden = int(getattr(config, "hidden_size", 0) or 0)
+        chatty = logging.getLogger("onnxruntime")  # the optimizer reports every fusion at INFO/WARNING
+        level = chatty.level
+        chatty.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = optimize_model(str(target), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
+        finally:
+            chatty.setLevel(level)
+        stats = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
+        if not stats:
+            return {}
+        fused = target.with_name(target.name + ".fused")
+        model.save_model_to_file(str(fused), use_external_data_format=False)
+        try:
+            cosines = _cosines(_embed_each(_session(fused), tokenizer, meta, list(PROBE_TEXTS)), reference)
+            if float(cosines.min()) < FP32_MIN_COSINE:
+                logger.info(
+                    "the fused ONNX graph moved vectors (lowest cosine %.5f); keeping the plain export",
+                    float(cosines.min()),
+                )
+                return {}
+            os.replace(fused, target)
+        finally:
+            fused.unlink(missing_ok=True)
+        meta["quality"]["fused_vs_torch_min_cosine"] = round(float(cosines.min()), 6)
+        return stats
+    except Exception as exc:  # noqa: BLE001 - fusing is an optimization: the plain export still serves
+        logger.info("ONNX Runtime's optimizer could not fuse %s (%s); keeping the plain export", target, exc)
+        return {}
 
 
 def _quantize_int8(model_dir: Path, fp32: Path, target: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Quantize ``fp32`` to ``target`` and measure it on the probe set (the verdict is returned,
     not raised: a refused int8 graph is remembered so it is not rebuilt on every start)."""
-    import numpy as np
-    import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
     from transformers import AutoTokenizer
 
@@ -351,18 +422,20 @@ def _quantize_int8(model_dir: Path, fp32: Path, target: Path, meta: dict[str, An
     root.addFilter(quiet)  # the quantizer logs advice and per-tensor notes on the root logger
     try:
         quantize_dynamic(
-            str(fp32), str(target), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QUInt8
+            str(fp32),
+            str(target),
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QUInt8,
+            # the fused graph's contrib ops have no inferred types; their outputs are float
+            extra_options={"DefaultTensorType": 1},
+            nodes_to_exclude=_gelu_fed_matmuls(fp32),
         )
     finally:
         root.removeFilter(quiet)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    reference = _run_session(
-        ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]), tokenizer, meta, list(PROBE_TEXTS)
-    )
-    got = _run_session(
-        ort.InferenceSession(str(target), providers=["CPUExecutionProvider"]), tokenizer, meta, list(PROBE_TEXTS)
-    )
-    cosines = np.sum(got * reference, axis=1)
+    reference = _embed_each(_session(fp32), tokenizer, meta, list(PROBE_TEXTS))
+    cosines = _cosines(_embed_each(_session(target), tokenizer, meta, list(PROBE_TEXTS)), reference)
     mean = float(cosines.mean())
     return {
         **meta,
@@ -374,6 +447,18 @@ def _quantize_int8(model_dir: Path, fp32: Path, target: Path, meta: dict[str, An
             "int8_recipe": INT8_RECIPE,
         },
     }
+
+
+_GELU_OPS = frozenset({"Gelu", "BiasGelu", "FastGelu", "QuickGelu"})
+
+
+def _gelu_fed_matmuls(path: Path) -> list[str]:
+    """Names of the MatMul nodes whose input is a GELU's output (the feed-forward down-projections)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    gelu_outputs = {out for node in graph.node if node.op_type in _GELU_OPS for out in node.output}
+    return [node.name for node in graph.node if node.op_type == "MatMul" and node.input[0] in gelu_outputs]
 
 
 class _DropQuantizerChatter(logging.Filter):

@@ -63,10 +63,10 @@ logger = logging.getLogger("hayswitch_local")
 EmbeddingBackend = Literal["auto", "torch", "onnx", "onnx-int8"]
 AUTO_ONNX_VARIANT = "fp32"
 """What ``embedding_backend="auto"`` runs on CPU when ONNX Runtime is installed, chosen by
-measurement (bench/perf_bench.py, bench/README.md): fp32 ONNX gives PyTorch's vectors (cosine
-1.0, so retrieval and cache entries are unchanged) and was faster in every run; int8, deterministic
-only one text per call, was not faster enough to justify vectors that move (opt in with
-``onnx-int8``)."""
+measurement (bench/perf_bench.py, bench/README.md): the fused fp32 ONNX graph gives PyTorch's
+vectors (cosine >= 0.9999, checked at export, so retrieval and cache entries are unchanged) and is
+faster than PyTorch; int8 is faster still but moves vectors (mean cosine about 0.99 to fp32), so it
+is opt-in (``onnx-int8``)."""
 
 _CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
@@ -90,7 +90,22 @@ class LocalSettings(ProviderSettings):
         ),
     )
     embedding_batch_size: int = Field(
-        default=32, gt=0, le=1024, description="Texts per forward pass of the embedding model."
+        default=32,
+        gt=0,
+        le=1024,
+        description=(
+            "Texts per forward pass of the PyTorch backend (the ONNX backends run each text alone, "
+            "on embedding_threads threads)."
+        ),
+    )
+    embedding_threads: int | None = Field(
+        default=None,
+        gt=0,
+        le=256,
+        description=(
+            "Texts embedded at once by the ONNX backends, one single-threaded call each (default: the CPUs "
+            "this process may use, at most 8)."
+        ),
     )
     query_prompt: str = Field(default="", description="Prefix added to queries before embedding (e.g. 'query: ').")
     document_prompt: str = Field(default="", description="Prefix added to documents before embedding.")
@@ -136,6 +151,12 @@ class LocalGenerationOptions(GenerationOptions):
 
 _ONNX_REFUSED: set[str] = set()
 """Model directories whose ONNX route failed in this process (``auto`` then uses PyTorch)."""
+
+
+def _default_threads() -> int:
+    from hayswitch_local.onnx_backend import available_cpus
+
+    return min(8, available_cpus())
 
 
 def _onnx_installed() -> bool:
@@ -309,7 +330,7 @@ class LocalProvider(Provider):
                     show_progress_bar=False,
                 )
             else:
-                array = loaded.model.encode(inputs, batch_size=s.embedding_batch_size)
+                array = loaded.model.encode(inputs, threads=s.embedding_threads or _default_threads())
         return EmbeddingResult(vectors=array.tolist(), model=s.embedding_model, meta={"backend": backend})
 
     def vector_settings_fingerprint(self) -> dict[str, Any]:
