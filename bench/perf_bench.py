@@ -47,7 +47,9 @@ SRC_DIRS = ("core/src", "providers/gradient/src", "providers/local/src", "provid
 # --------------------------------------------------------------------------- local embeddings
 
 
-def bench_local(passages_n: int, rounds: int, batch_size: int, backends: list[str]) -> dict[str, Any]:
+def bench_local(
+    passages_n: int, rounds: int, batch_size: int, backends: list[str], threads: int | None = None
+) -> dict[str, Any]:
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -56,7 +58,14 @@ def bench_local(passages_n: int, rounds: int, batch_size: int, backends: list[st
     from hayswitch import get_provider
 
     passages = build_passages(passages_n)
-    providers = {b: get_provider("local", embedding_backend=b, embedding_batch_size=batch_size) for b in backends}
+    if threads is not None:  # the same number of cores for every contender
+        import torch
+
+        torch.set_num_threads(threads)
+    extra = {"embedding_threads": threads} if threads is not None else {}
+    providers = {
+        b: get_provider("local", embedding_backend=b, embedding_batch_size=batch_size, **extra) for b in backends
+    }
     raw_model = providers.get("torch", get_provider("local", embedding_backend="torch")).embedder().model  # type: ignore[attr-defined]
 
     def raw() -> Any:
@@ -111,6 +120,8 @@ def bench_local(passages_n: int, rounds: int, batch_size: int, backends: list[st
         "batch_size": batch_size,
         "rounds": rounds,
         "cpus": os.cpu_count(),
+        "threads": threads or "default (all CPUs)",
+        "load_average_at_end": list(os.getloadavg()),
         "rows": rows,
         "onnx": onnx_info,
     }
@@ -158,6 +169,24 @@ def populate(path: Path, texts: list[str], dimension: int) -> None:
             cache.put_many(namespace, texts[start : start + 1000], matrix[start : start + 1000].tolist())
 
 
+def floor_worker(n: int, dimension: int) -> dict[str, Any]:
+    """The least a re-index can cost under Haystack's ``Document.embedding: list[float]`` contract:
+    turning an already-decoded float32 matrix into ``n`` Python lists of floats (GC paused, as the
+    embedder does), with no cache, no Documents and no component."""
+    import gc
+
+    import numpy as np
+
+    matrix = np.random.default_rng(0).standard_normal((n, dimension)).astype(np.float32)
+    gc.disable()
+    start = time.perf_counter()
+    lists = matrix.tolist()
+    seconds = time.perf_counter() - start
+    gc.enable()
+    assert len(lists) == n
+    return {"seconds": seconds}
+
+
 def reindex_worker(cache_path: Path, n: int, dimension: int, batch_size: int, concurrency: int) -> dict[str, Any]:
     from haystack import Document
 
@@ -189,27 +218,25 @@ def reindex_worker(cache_path: Path, n: int, dimension: int, batch_size: int, co
 
 def bench_cache(args: argparse.Namespace) -> dict[str, Any]:
     texts = make_texts(args.docs)
-    contenders = {"this checkout": ROOT}
+    contenders: dict[str, Path | None] = {"this checkout": ROOT}
     if args.baseline_src is not None:
         contenders[f"baseline ({args.baseline_src})"] = args.baseline_src
+    contenders["floor: the Python float lists alone (no cache, no Documents)"] = None
     times: dict[str, list[float]] = {name: [] for name in contenders}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cache.sqlite"
         populate(path, texts, args.dimension)
         for r in range(args.rounds):
             for name, root in contenders.items():
-                env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(Path(root) / d) for d in SRC_DIRS)}
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(Path(root or ROOT) / d) for d in SRC_DIRS)}
+                sizes = [str(args.docs), str(args.dimension)]
+                worker = (
+                    ["reindex-worker", str(path), *sizes, str(args.batch_size), str(args.concurrency)]
+                    if root is not None
+                    else ["floor-worker", *sizes]
+                )
                 proc = subprocess.run(
-                    [
-                        sys.executable,
-                        str(Path(__file__).resolve()),
-                        "reindex-worker",
-                        str(path),
-                        str(args.docs),
-                        str(args.dimension),
-                        str(args.batch_size),
-                        str(args.concurrency),
-                    ],
+                    [sys.executable, str(Path(__file__).resolve()), *worker],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -265,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     local.add_argument("--rounds", type=int, default=3)
     local.add_argument("--batch-size", type=int, default=32)
     local.add_argument("--backends", nargs="*", default=["torch", "onnx", "onnx-int8"])
+    local.add_argument("--threads", type=int, default=None, help="threads for every contender (default: all)")
     local.add_argument("--json", type=Path, default=None)
     cache = sub.add_parser("cache", help="re-indexing from a full embedding cache")
     cache.add_argument("--docs", type=int, default=10_000)
@@ -280,12 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("dimension", type=int)
     worker.add_argument("batch_size", type=int)
     worker.add_argument("concurrency", type=int)
+    floor = sub.add_parser("floor-worker", help=argparse.SUPPRESS)
+    floor.add_argument("docs", type=int)
+    floor.add_argument("dimension", type=int)
     args = parser.parse_args(argv)
+    if args.part == "floor-worker":
+        print(json.dumps(floor_worker(args.docs, args.dimension)))
+        return 0
     if args.part == "reindex-worker":
         print(json.dumps(reindex_worker(args.path, args.docs, args.dimension, args.batch_size, args.concurrency)))
         return 0
     if args.part == "local":
-        result = bench_local(args.passages, args.rounds, args.batch_size, args.backends)
+        result = bench_local(args.passages, args.rounds, args.batch_size, args.backends, args.threads)
         print_local(result)
     else:
         result = bench_cache(args)
