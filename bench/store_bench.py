@@ -31,7 +31,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,20 +134,50 @@ def generate(corpus: Path, passages: int, seed: int = 12) -> int:
     return files
 
 
-def run_measured(cmd: list[str], *, env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    """Run ``cmd``: its wall seconds, its peak RSS (MB, ``ru_maxrss`` from ``os.wait4``) and its stdout."""
+def run_measured(
+    cmd: list[str], *, env: dict[str, str], cwd: Path, trace: Path | None = None, log: Path | None = None
+) -> dict[str, Any]:
+    """Run ``cmd``: its wall seconds, its peak RSS (MB, ``ru_maxrss`` from ``os.wait4``) and its stdout.
+
+    ``trace``: append ``<seconds> <RSS MB>`` of the child every 10 s (partial figures for a long run
+    that may not finish); ``log``: the child's stderr (e.g. its progress bar) goes there.
+    """
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        err_file = log.open("w") if log is not None else err
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err_file, text=True)
+        done = threading.Event()
+        sampler = threading.Thread(target=_sample_rss, args=(proc.pid, trace, started, done), daemon=True)
+        if trace is not None:
+            sampler.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            done.set()
+            if log is not None:
+                err_file.close()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        stdout, stderr = out.read(), err.read()
+        stdout, stderr = out.read(), err.read() if log is None else log.read_text()[-3000:]
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])} failed ({proc.returncode}):\n{stderr[-3000:]}")
     return {"seconds": round(seconds, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1), "stdout": stdout}
+
+
+def _sample_rss(pid: int, trace: Path | None, started: float, done: threading.Event) -> None:
+    if trace is None:
+        return
+    with trace.open("a") as sink:
+        while not done.wait(10):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return
+            rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            sink.write(f"{time.perf_counter() - started:.0f} {rss / 1024:.0f}\n")
+            sink.flush()
 
 
 def cli(pythonpath: str) -> tuple[list[str], dict[str, str]]:
@@ -189,22 +221,34 @@ print(json.dumps({"p50_ms": round(statistics.median(times), 1), "p95_ms": round(
 """
 
 
-def bench_chroma(corpus: Path, work: Path, files: int) -> dict[str, Any]:
+def bench_chroma(corpus: Path, work: Path, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Index, ask, retrieval and re-index with this checkout's Chroma store; ``save`` is called with
+    the results so far after each step (a long run that is stopped keeps what it measured)."""
     base, env = cli(os.pathsep.join(str(ROOT / p) for p in ("core/src",)))
     store = str(work / "store")
     shutil.rmtree(store, ignore_errors=True)  # (a reused --work folder: index from scratch)
     result: dict[str, Any] = {}
-    print("hayswitch (Chroma store): index ...", flush=True)
-    idx = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
+    print(f"hayswitch (Chroma store): index ... (progress: {work / 'index.log'}, RSS: {work / 'index-rss.txt'})")
+    (work / "index-rss.txt").unlink(missing_ok=True)
+    idx = run_measured(
+        [*base, "index", str(corpus), "--store", store, "--no-cache"],
+        env={**env, "TQDM_MININTERVAL": "15"},
+        cwd=work,
+        trace=work / "index-rss.txt",
+        log=work / "index.log",
+    )
     result["index"] = {"seconds": idx["seconds"], "peak_mb": idx["peak_mb"], "summary": idx["stdout"].strip()}
     result["store_mb"] = round(sum(f.stat().st_size for f in Path(store).rglob("*") if f.is_file()) / 2**20, 1)
     print(f"  {idx['seconds']:.1f}s, peak {idx['peak_mb']} MB, store {result['store_mb']} MB", flush=True)
+    save(result)
     print("  ask (whole process) ...", flush=True)
     result["ask"] = median_ask(base, env, store, work)
+    save(result)
     print(f"  {result['ask']['seconds']:.2f}s, peak {result['ask']['peak_mb']} MB", flush=True)
     print("  retrieval p50 (warm) ...", flush=True)
     ret = run_measured([sys.executable, "-c", RETRIEVAL, store, json.dumps(QUESTIONS)], env=env, cwd=work)
     result["retrieval"] = {**json.loads(ret["stdout"]), "peak_mb": ret["peak_mb"]}
+    save(result)
     print(f"  {result['retrieval']}", flush=True)
     edited = corpus / "part000" / "doc000000.md"
     edited.write_text(edited.read_text() + "\n## Added\n\nOne more section about the lantern harbour.\n")
@@ -281,7 +325,13 @@ def main() -> None:
         }
         if args.compare_json:
             results["json_store"] = bench_json(corpus, work, args.compare_json)
-        results["chroma_store"] = bench_chroma(corpus, work, files)
+
+        def save(partial: dict[str, Any]) -> None:
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps({**results, "chroma_store": partial, "partial": True}, indent=2) + "\n")
+
+        results["chroma_store"] = bench_chroma(corpus, work, save)
         results["machine"]["load_average_end"] = round(os.getloadavg()[0], 2)
         if args.compare_json:
             old, new = results["json_store"]["ask"], results["chroma_store"]["ask"]

@@ -343,8 +343,34 @@ class FileUpdate:
     previous: FileRecord | None = None
 
 
-def _finite(vector: Sequence[float]) -> bool:
-    return all(math.isfinite(x) for x in vector)
+def _checked_vectors(embeddings: Sequence[Sequence[float]], owners: Sequence[tuple[str, int]]) -> Any:
+    """``embeddings`` as one float32 matrix (what Chroma stores), refusing vectors of unequal length
+    or with NaN/inf (a store with such vectors crashes every later search).
+
+    :raises StoreError: naming the first offending passage; nothing is stored then.
+    """
+    import numpy as np
+
+    if not embeddings:
+        return np.zeros((0, 0), dtype=np.float32)
+    width = len(embeddings[0])
+    for vector, (path, number) in zip(embeddings, owners, strict=True):
+        if len(vector) != width:
+            raise StoreError(
+                f"The embedder returned vectors of different lengths ({width} and {len(vector)}, passage {number} of "
+                f"{path}); nothing of that group was stored. Check the embedding provider."
+            )
+    with np.errstate(over="ignore"):
+        matrix = np.asarray(embeddings, dtype=np.float64)
+        vectors = matrix.astype(np.float32)
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        path, number = owners[int(np.argmax(bad))]
+        raise StoreError(
+            f"The embedder returned a non-finite vector (NaN/inf) for passage {number} of {path}; nothing of that "
+            "file was stored. Check the embedding provider."
+        )
+    return vectors
 
 
 class PassageStore:
@@ -525,17 +551,19 @@ class PassageStore:
         embeddings: list[list[float]] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
+        owners: list[tuple[str, int]] = []  # (file, passage number) of each vector, for error messages
         for update in updates:
             rec = update.record
             for number, doc in enumerate(update.documents, 1):
-                vector = list(doc.embedding or [])
-                if not vector or not _finite(vector):
+                vector = doc.embedding
+                if not vector:
                     raise StoreError(
-                        f"The embedder returned an empty or non-finite vector (NaN/inf) for passage {number} of "
-                        f"{rec.path}; nothing of that file was stored. Check the embedding provider."
+                        f"The embedder returned an empty vector for passage {number} of {rec.path}; nothing of that "
+                        "file was stored. Check the embedding provider."
                     )
                 ids.append(passage_id(rec.key, rec.sha256, number))
                 embeddings.append(vector)
+                owners.append((rec.path, number))
                 texts.append(doc.content or "")
                 meta: dict[str, Any] = {
                     "file_path": rec.path,
@@ -547,6 +575,7 @@ class PassageStore:
                 if isinstance(doc.meta.get("page_number"), int):
                     meta["page_number"] = doc.meta["page_number"]
                 metas.append(meta)
+        vectors = _checked_vectors(embeddings, owners)
         new_ids = set(ids)
         stale = [i for u in updates if u.previous for i in u.previous.ids() if i not in new_ids]
         stale += [i for r in removed for i in r.ids()]
@@ -556,7 +585,7 @@ class PassageStore:
                 self._call(
                     self.passages.upsert,
                     ids=ids[start:end],
-                    embeddings=embeddings[start:end],
+                    embeddings=vectors[start:end],
                     documents=texts[start:end],
                     metadatas=metas[start:end],
                 )

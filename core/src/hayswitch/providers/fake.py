@@ -26,6 +26,7 @@ like a third-party plugin.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -115,15 +116,24 @@ class FakeSettings(ProviderSettings):
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _word_terms(word: str, dimension: int, model: str) -> tuple[tuple[int, float], ...]:
+    """The (slot, signed weight) terms one word adds to a vector: the word itself and its
+    character trigrams, each hashed to a slot. Cached: text repeats its words, and hashing them is
+    what made embedding large corpora with ``fake`` slow."""
+    terms = []
+    for feature, weight in [(word, 1.0)] + [(word[i : i + 3], 0.35) for i in range(max(0, len(word) - 2))]:
+        value = int.from_bytes(hashlib.blake2b(f"{model}\x00{feature}".encode(), digest_size=8).digest(), "little")
+        terms.append((value % dimension, weight if (value >> 63) & 1 else -weight))
+    return tuple(terms)
+
+
 def fake_embedding(text: str, dimension: int, model: str = "fake-embed") -> list[float]:
     """The fake provider's vector for ``text`` (pure function, stable across processes)."""
     vec = [0.0] * dimension
     for word in _WORD.findall(text.lower()):
-        features = [(word, 1.0)] + [(word[i : i + 3], 0.35) for i in range(max(0, len(word) - 2))]
-        for feature, weight in features:
-            digest = hashlib.blake2b(f"{model}\x00{feature}".encode(), digest_size=8).digest()
-            value = int.from_bytes(digest, "little")
-            vec[value % dimension] += weight if (value >> 63) & 1 else -weight
+        for slot, weight in _word_terms(word, dimension, model):
+            vec[slot] += weight
     if not any(vec):
         seed = hashlib.blake2b(f"{model}\x01{text}".encode(), digest_size=64).digest()
         stream = b""
