@@ -605,3 +605,108 @@ def test_the_yaml_indexing_pipeline_matches_the_cli_and_runs(tmp_path: Path, mon
     query = embedder.run(text="When is the lantern lit?")["embedding"]
     found = ChromaEmbeddingRetriever(document_store=store, top_k=1).run(query_embedding=query)["documents"]
     assert "lantern is lit at dusk" in (found[0].content or "")
+
+
+# --------------------------------------------------------------------------- re-index without reading unchanged files
+
+
+def _age(root: Path, seconds: float = 3600) -> None:
+    """Set every file's modification time into the past (out of the racy window)."""
+    past = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (past, past))
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from hayswitch.cli import ingest
+
+    reads: list[str] = []
+    original = ingest.read_file
+
+    def counting(path: Path, **kwargs: Any) -> Any:
+        reads.append(path.name)
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(ingest, "read_file", counting)
+    return reads
+
+
+def test_unchanged_files_are_not_read_again_and_edits_are_still_found(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files with the size and modification time recorded when they were hashed are not read
+    again; an edit of the same size (new modification time) is still re-hashed and re-indexed."""
+    store = tmp_path / "store"
+    _age(corpus)
+    reads = _count_reads(monkeypatch)
+    assert index(corpus, store).exit_code == 0
+    files = _consistent(store)
+    assert all(rec.size is not None and rec.mtime_ns is not None for rec in files.values())
+    assert files["install.txt"].size == (corpus / "install.txt").stat().st_size
+    reads.clear()
+
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert reads == []
+    assert "0 new, 0 changed, 3 unchanged" in result.stdout
+
+    install = corpus / "install.txt"
+    old = install.read_text()
+    install.write_text(old.replace("make install", "make setup!!"))  # same length, new content
+    assert install.stat().st_size == files["install.txt"].size
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert reads == ["install.txt"]
+    assert "0 new, 1 changed, 2 unchanged" in result.stdout
+    assert any("make setup!!" in t for t in _texts(store))
+    # Just modified: its size and time are not trusted yet (racy), so the next run hashes it again.
+    assert _consistent(store)["install.txt"].size is None
+    reads.clear()
+    assert index(corpus, store).exit_code == 0
+    assert reads == ["install.txt"]
+
+
+def test_a_store_without_recorded_file_times_is_hashed_once_then_not_read(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manifest written without sizes and times (by an earlier hayswitch, or for files modified
+    just before indexing) is completed by the next run, which hashes those files once."""
+    from hayswitch.cli.store import PassageStore, StoreLocation
+
+    store = tmp_path / "store"
+    assert index(corpus, store).exit_code == 0  # files just written: nothing trusted yet
+    assert all(rec.size is None for rec in _consistent(store).values())
+    opened = PassageStore.open(StoreLocation.parse(store))
+    got = opened.files.get(include=["metadatas"])
+    assert all(meta["size"] == -1 and meta["mtime_ns"] == -1 for meta in got["metadatas"])
+    # (as a manifest of an earlier hayswitch, without the keys at all)
+    opened.files.update(ids=got["ids"], metadatas=[{**m, "size": None, "mtime_ns": None} for m in got["metadatas"]])
+    assert all("size" not in m for m in opened.files.get(include=["metadatas"])["metadatas"])
+
+    _age(corpus)
+    reads = _count_reads(monkeypatch)
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert sorted(reads) == ["install.txt", "long.md", "providers.md"]
+    assert "0 new, 0 changed, 3 unchanged" in result.stdout
+    assert all(rec.size is not None for rec in _consistent(store).values())
+    reads.clear()
+    assert index(corpus, store).exit_code == 0
+    assert reads == []
+    assert len(_texts(store)) == sum(rec.passages for rec in _consistent(store).values())
+
+
+def test_stat_signature_refuses_racy_and_torn_reads(tmp_path: Path) -> None:
+    from hayswitch.cli.store import RACY_SECONDS, stat_signature
+
+    path = tmp_path / "a.md"
+    path.write_text("0123456789")
+    now = time.time_ns()
+    old = now - 10 * 10**9
+    os.utime(path, ns=(old, old))
+    assert stat_signature(path.stat(), 10, now_ns=now) == (10, old)
+    assert stat_signature(path.stat(), 9, now_ns=now) == (None, None)  # the file changed while it was read
+    recent = now - int(RACY_SECONDS * 1e9) + 1
+    os.utime(path, ns=(recent, recent))
+    assert stat_signature(path.stat(), 10, now_ns=now) == (None, None)  # may change again within its tick

@@ -40,7 +40,7 @@ class _DeferredModule(types.ModuleType):
     def _deferred_load(self) -> types.ModuleType:
         real = self.__dict__["_deferred_real"]
         if real is not None:
-            return real  # type: ignore[no-any-return]
+            return real
         with self.__dict__["_deferred_lock"]:
             real = self.__dict__["_deferred_real"]
             if real is None:
@@ -48,7 +48,7 @@ class _DeferredModule(types.ModuleType):
                     del sys.modules[self.__name__]  # (first use during Haystack's own import)
                 real = importlib.import_module(self.__name__)
                 self.__dict__["_deferred_real"] = real
-        return real  # type: ignore[no-any-return]
+        return real
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__") and name not in ("__version__", "__path__", "__file__"):

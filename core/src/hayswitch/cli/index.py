@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +153,7 @@ def index_paths(
     from hayswitch.cli.store import (
         FileRecord,
         FileUpdate,
+        KeyResolver,
         PassageStore,
         StoreLocation,
         check_embedding_space,
@@ -228,7 +229,9 @@ def index_paths(
 
             # Files indexed before that are gone (deleted, excluded now, or no longer under the paths).
             roots = [Path(p).expanduser().resolve() for p in paths]
-            found = {f.resolve().as_posix() for f in files}
+            resolver = KeyResolver()
+            keys = [resolver.key(f) for f in files]
+            found = set(keys)
             gone = [
                 rec
                 for key, rec in manifest.items()
@@ -242,7 +245,7 @@ def index_paths(
                 for rec in gone:
                     manifest.pop(rec.key, None)
 
-            pipeline = build_preprocessing_pipeline(SPLITTER)
+            pipeline: Any = None  # (built when the first file must be split: a run with no change needs none)
             space: dict[str, Any] | None = stored_space
             bar = tqdm(total=len(files), unit="file", desc="Indexing", disable=not progress, dynamic_ncols=True)
             pending: list[Any] = []  # ReadFile objects waiting to be split
@@ -275,7 +278,14 @@ def index_paths(
                 for file, passages in ready:
                     docs = sorted(by_key.get(file.key, []), key=lambda d: int(d.meta["passage"]))
                     previous = manifest.get(file.key)
-                    record = FileRecord(key=file.key, path=file.path, sha256=file.sha256, passages=len(docs))
+                    record = FileRecord(
+                        key=file.key,
+                        path=file.path,
+                        sha256=file.sha256,
+                        passages=len(docs),
+                        size=file.size,
+                        mtime_ns=file.mtime_ns,
+                    )
                     updates.append(FileUpdate(record=record, documents=docs, previous=previous))
                     if previous is None:
                         report.files_new += 1
@@ -298,9 +308,11 @@ def index_paths(
                 ready_passages = 0
 
             def split_pending() -> None:
-                nonlocal ready_passages, committed
+                nonlocal ready_passages, committed, pipeline
                 if not pending:
                     return
+                if pipeline is None:
+                    pipeline = build_preprocessing_pipeline(SPLITTER)
                 by_key = split_files(pipeline, pending)
                 emptied: list[Any] = []
                 for file in pending:
@@ -324,14 +336,30 @@ def index_paths(
                     report.passages_removed += sum(r.passages for r in emptied)
                 pending.clear()
 
+            cwd = Path.cwd().resolve()
+            refreshed: list[FileRecord] = []  # unchanged files whose size and time are now recorded
             try:
-                for path in files:
-                    read = read_file(path)
+                for path, key in zip(files, keys, strict=True):
+                    previous = manifest.get(key)
+                    if previous is not None and previous.size is not None:
+                        # Same size and modification time as when it was hashed: not read again.
+                        try:
+                            unchanged = previous.unchanged_on_disk(path.stat())
+                        except OSError:
+                            unchanged = False
+                        if unchanged:
+                            report.files_seen += 1
+                            report.files_unchanged += 1
+                            report.passages_unchanged += previous.passages
+                            bar.update(1)
+                            continue
+                    shown = display_path(Path(key), cwd, resolved=True)
+                    read = read_file(path, key=key, shown=shown)
                     if isinstance(read, str):
-                        warn(f"{display_path(path)}: skipped, it {read}")
+                        warn(f"{shown}: skipped, it {read}")
                         report.files_skipped += 1
                         bar.update(1)
-                        previous = manifest.pop(path.resolve().as_posix(), None)
+                        previous = manifest.pop(key, None)
                         if previous is not None and store is not None:
                             store.commit([], [previous])  # an emptied or unreadable file serves no old text
                             committed = True
@@ -343,6 +371,11 @@ def index_paths(
                     if previous is not None and previous.sha256 == read.sha256:
                         report.files_unchanged += 1
                         report.passages_unchanged += previous.passages
+                        if read.size is not None and (previous.size, previous.mtime_ns) != (read.size, read.mtime_ns):
+                            refreshed.append(replace(previous, size=read.size, mtime_ns=read.mtime_ns))
+                            if len(refreshed) >= 5000 and store is not None:
+                                store.refresh_records(refreshed)
+                                refreshed.clear()
                         bar.update(1)
                         continue
                     pending.append(read)
@@ -350,6 +383,8 @@ def index_paths(
                         split_pending()
                 split_pending()
                 flush()
+                if refreshed and store is not None:
+                    store.refresh_records(refreshed)
             finally:
                 bar.close()
             if report.files_seen == 0 and not committed and not rebuild:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -65,25 +66,35 @@ class ReadFile:
     :param path: the path shown to users (relative to the working directory when possible).
     :param data: the raw bytes.
     :param sha256: hash of the raw bytes (decides whether the file changed).
+    :param size: the file's size when it was read, with ``mtime_ns`` its modification time (None
+        when they cannot be trusted to show the next change: :func:`~hayswitch.cli.store.stat_signature`).
     """
 
     key: str
     path: str
     data: bytes
     sha256: str
+    size: int | None = None
+    mtime_ns: int | None = None
 
     @property
     def mime_type(self) -> str:
         return MIME_TYPES.get(Path(self.key).suffix.lower(), "text/plain")
 
 
-def read_file(path: Path) -> ReadFile | str:
+def read_file(path: Path, *, key: str | None = None, shown: str | None = None) -> ReadFile | str:
     """Read a corpus file; text files must be UTF-8.
 
+    :param key: the file's store key (its resolved path) when the caller has it; ``shown`` likewise
+        its displayed path.
     :returns: the file, or a reason to skip it (binary, not UTF-8, unreadable, empty).
     """
+    from hayswitch.cli.store import stat_signature
+
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            st = os.fstat(handle.fileno())
+            data = handle.read()
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
     if not data.strip():
@@ -96,8 +107,14 @@ def read_file(path: Path) -> ReadFile | str:
             data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             return f"is not valid UTF-8 (byte {exc.start}); convert it to UTF-8 to index it"
+    size, mtime_ns = stat_signature(st, len(data))
     return ReadFile(
-        key=path.resolve().as_posix(), path=display_path(path), data=data, sha256=hashlib.sha256(data).hexdigest()
+        key=key if key is not None else path.resolve().as_posix(),
+        path=shown if shown is not None else display_path(path),
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=size,
+        mtime_ns=mtime_ns,
     )
 
 

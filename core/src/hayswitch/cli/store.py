@@ -52,6 +52,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "EmbeddingMismatchError",
     "FileRecord",
+    "KeyResolver",
     "PassageStore",
     "StoreBusyError",
     "StoreError",
@@ -62,6 +63,7 @@ __all__ = [
     "deferred_interrupt",
     "display_path",
     "passage_id",
+    "stat_signature",
 ]
 
 DEFAULT_STORE = Path(".hayswitch") / "store"
@@ -90,13 +92,18 @@ class EmbeddingMismatchError(ConfigurationError):
     """The configured embedding provider/model/dimension (or the splitter) differs from the store's."""
 
 
-def display_path(path: Path, cwd: Path | None = None) -> str:
-    """``path`` relative to the working directory when it is under it, else absolute (POSIX form)."""
-    base = (cwd or Path.cwd()).resolve()
+def display_path(path: Path, cwd: Path | None = None, *, resolved: bool = False) -> str:
+    """``path`` relative to the working directory when it is under it, else absolute (POSIX form).
+
+    :param cwd: the folder to show paths relative to (resolved); default: the working directory.
+    :param resolved: ``path`` is already resolved (a store key): it is not resolved again.
+    """
+    base = cwd if cwd is not None else Path.cwd().resolve()
+    target = path if resolved else path.resolve()
     try:
-        return path.resolve().relative_to(base).as_posix()
+        return target.relative_to(base).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return target.as_posix()
 
 
 # --------------------------------------------------------------------------- corpus files
@@ -141,10 +148,10 @@ def collect_files(paths: Sequence[Path], exclude: Sequence[str] = ()) -> tuple[l
             files = sorted(
                 p
                 for p in root.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
+                if p.suffix.lower() in SUPPORTED_SUFFIXES
                 and not _is_hidden(p, root)
-                and not _excluded(PurePosixPath(p.relative_to(root).as_posix()), exclude)
+                and not (exclude and _excluded(PurePosixPath(p.relative_to(root).as_posix()), exclude))
+                and p.is_file()
             )
             if not files:
                 warnings.append(f"{raw}: no {_kinds()} files in this folder")
@@ -323,15 +330,57 @@ def _open_failure(location: StoreLocation, exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class FileRecord:
-    """One indexed file: its resolved path (key), shown path, content hash and passage count."""
+    """One indexed file: its resolved path (key), shown path, content hash and passage count, and
+    the size and modification time (ns) it had when it was hashed (None when not trusted: see
+    :func:`stat_signature`)."""
 
     key: str
     path: str
     sha256: str
     passages: int
+    size: int | None = None
+    mtime_ns: int | None = None
 
     def ids(self) -> list[str]:
         return [passage_id(self.key, self.sha256, n) for n in range(1, self.passages + 1)]
+
+    def unchanged_on_disk(self, st: os.stat_result) -> bool:
+        """Whether a file with this stat is the file that was hashed (same size and modification
+        time), so it need not be read and hashed again."""
+        return self.size is not None and self.size == st.st_size and self.mtime_ns == st.st_mtime_ns
+
+
+RACY_SECONDS = 2.0
+"""A file modified less than this long before it was read may be modified again within the same
+timestamp tick of its file system; its size and time are then not recorded, so the next run hashes
+it again (as git does for "racily clean" files)."""
+
+
+def stat_signature(st: os.stat_result, length: int, *, now_ns: int | None = None) -> tuple[int | None, int | None]:
+    """The (size, mtime_ns) to record for a file read as ``length`` bytes after ``stat`` returned
+    ``st``; (None, None) when it cannot be trusted to detect the next change (the file changed while
+    it was read, or was modified within :data:`RACY_SECONDS`)."""
+    now = time.time_ns() if now_ns is None else now_ns
+    if st.st_size != length or now - st.st_mtime_ns < RACY_SECONDS * 1e9:
+        return None, None
+    return st.st_size, st.st_mtime_ns
+
+
+class KeyResolver:
+    """Store keys (resolved absolute POSIX paths) of many files, resolving each folder once: a file
+    that is not itself a symlink resolves to its resolved folder plus its name."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, Path] = {}
+
+    def key(self, path: Path) -> str:
+        path = Path(path).expanduser()
+        if not path.is_absolute() or path.is_symlink() or path.name in ("", ".", ".."):
+            return path.resolve().as_posix()
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = path.parent.resolve()
+        return (folder / path.name).as_posix()
 
 
 @dataclass
@@ -534,8 +583,15 @@ class PassageStore:
             for key, meta in zip(ids, page.get("metadatas") or [], strict=False):
                 meta = meta or {}
                 try:
+                    size, mtime = meta.get("size"), meta.get("mtime_ns")
+                    known = isinstance(size, int) and isinstance(mtime, int) and size >= 0 and mtime >= 0
                     records[key] = FileRecord(
-                        key=key, path=str(meta["path"]), sha256=str(meta["sha256"]), passages=int(meta["passages"])
+                        key=key,
+                        path=str(meta["path"]),
+                        sha256=str(meta["sha256"]),
+                        passages=int(meta["passages"]),
+                        size=size if known else None,
+                        mtime_ns=mtime if known else None,
                     )
                 except (KeyError, TypeError, ValueError):
                     records[key] = FileRecord(key=key, path=key, sha256="", passages=0)  # re-indexed on next run
@@ -589,20 +645,28 @@ class PassageStore:
                     documents=texts[start:end],
                     metadatas=metas[start:end],
                 )
-            keep = [u.record for u in updates]
-            for start in range(0, len(keep), self._max_batch):
-                chunk = keep[start : start + self._max_batch]
-                self._call(
-                    self.files.upsert,
-                    ids=[r.key for r in chunk],
-                    embeddings=[[0.0] for _ in chunk],
-                    metadatas=[{"path": r.path, "sha256": r.sha256, "passages": r.passages} for r in chunk],
-                )
+            self._write_records([u.record for u in updates])
             gone = [r.key for r in removed]
             for start in range(0, len(gone), self._max_batch):
                 self._call(self.files.delete, ids=gone[start : start + self._max_batch])
             for start in range(0, len(stale), self._max_batch):
                 self._call(self.passages.delete, ids=stale[start : start + self._max_batch])
+
+    def _write_records(self, records: Sequence[FileRecord]) -> None:
+        for start in range(0, len(records), self._max_batch):
+            chunk = records[start : start + self._max_batch]
+            self._call(
+                self.files.upsert,
+                ids=[r.key for r in chunk],
+                embeddings=[[0.0] for _ in chunk],
+                metadatas=[_record_meta(r) for r in chunk],
+            )
+
+    def refresh_records(self, records: Sequence[FileRecord]) -> None:
+        """Rewrite manifest records whose passages are unchanged (to record a file's size and
+        modification time, so that the next run need not hash it)."""
+        with deferred_interrupt():
+            self._write_records(records)
 
     def repair(self, manifest: dict[str, FileRecord]) -> int:
         """Delete passages that no manifest record accounts for (left by a crash mid-commit);
@@ -674,6 +738,19 @@ class PassageStore:
                 f"The store {self.location} failed: {type(exc).__name__}: {str(exc)[:300]}. If it is damaged, "
                 f"re-index with 'hayswitch index ... --store {self.location} --rebuild'."
             ) from None
+
+
+def _record_meta(record: FileRecord) -> dict[str, Any]:
+    # Always both keys (-1: not recorded): an upsert merges metadata, so a key left out would keep
+    # the value of the file's previous version.
+    known = record.size is not None and record.mtime_ns is not None
+    return {
+        "path": record.path,
+        "sha256": record.sha256,
+        "passages": record.passages,
+        "size": record.size if known else -1,
+        "mtime_ns": record.mtime_ns if known else -1,
+    }
 
 
 def _name(collection: Any) -> str:
