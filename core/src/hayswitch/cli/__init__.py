@@ -109,8 +109,8 @@ def _add_plugin_commands(app: typer.Typer) -> list[str]:
 
 def main() -> None:
     """Entry point of the ``hayswitch`` console script (exit codes: see ``hayswitch --help``)."""
-    from hayswitch.cli import _common, _deferred_torch
+    from hayswitch.cli import _common, _deferred_imports
 
-    _deferred_torch.install()  # Haystack imports torch eagerly; only a provider that uses it should pay for it
+    _deferred_imports.install()  # Haystack imports torch eagerly; only a provider that uses it should pay for it
     _common._State.standalone = True
     build_app()()

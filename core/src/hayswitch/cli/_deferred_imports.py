@@ -1,13 +1,15 @@
-"""Keep ``import haystack`` from importing PyTorch in the ``hayswitch`` command.
+"""Keep ``import haystack`` from importing PyTorch (and PostHog) in the ``hayswitch`` command.
 
 Haystack's ``haystack.utils.device`` runs ``import torch`` whenever torch is installed (it is, for
 the ``local`` provider), which costs every ``hayswitch ask`` / ``index`` process 2-3 s and about
-190 MB even when its provider never touches torch. :func:`install` makes the first ``import
-haystack`` of the process see a stand-in module under the name ``torch``: the modules Haystack
-imports then bind that stand-in, and as soon as anything is looked up on it (``torch.device``,
-``torch.cuda``...) it imports the real torch and forwards to it. The stand-in is removed from
-``sys.modules`` as soon as ``import haystack`` returns, so every other ``import torch`` (a provider
-that needs it, sentence-transformers, the user's code) imports the real module as usual.
+190 MB even when its provider never touches torch; ``haystack.telemetry`` imports the PostHog client
+(0.2 s) although these commands turn telemetry off unless the user opted in. :func:`install` makes
+the first ``import haystack`` of the process see stand-in modules under those names
+(:data:`DEFERRED`): the modules Haystack imports then bind the stand-ins, and as soon as anything is
+looked up or set on one (``torch.device``, ``posthog.capture``...) it imports the real module and
+forwards to it. The stand-ins are removed from ``sys.modules`` as soon as ``import haystack``
+returns, so every other import of those modules (a provider that needs torch,
+sentence-transformers, the user's code) gets the real module as usual.
 
 Only the command-line entry point installs it; importing hayswitch as a library changes nothing.
 """
@@ -24,13 +26,14 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["install"]
+__all__ = ["DEFERRED", "install"]
 
-_NAME = "torch"
+DEFERRED: tuple[str, ...] = ("torch", "posthog")
+"""Modules Haystack imports eagerly that a command may never use."""
 
 
 class _DeferredModule(types.ModuleType):
-    """Stands in for ``torch`` while Haystack is imported; imports the real one on first use."""
+    """Stands in for a module while Haystack is imported; imports the real one on first use."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -55,12 +58,15 @@ class _DeferredModule(types.ModuleType):
             raise AttributeError(name)
         return getattr(self._deferred_load(), name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._deferred_load(), name, value)
+
     def __dir__(self) -> list[str]:
         return dir(self._deferred_load())
 
 
-class _DeferTorchLoader(importlib.abc.Loader):
-    """Wraps the loader of the ``haystack`` package: torch is a stand-in while it executes."""
+class _DeferringLoader(importlib.abc.Loader):
+    """Wraps the loader of the ``haystack`` package: :data:`DEFERRED` are stand-ins while it executes."""
 
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
@@ -69,16 +75,18 @@ class _DeferTorchLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        if _NAME in sys.modules or importlib.util.find_spec(_NAME) is None:
-            self._loader.exec_module(module)
-            return
-        stand_in = _DeferredModule(_NAME)
-        sys.modules[_NAME] = stand_in
+        stand_ins = {
+            name: _DeferredModule(name)
+            for name in DEFERRED
+            if name not in sys.modules and importlib.util.find_spec(name) is not None
+        }
+        sys.modules.update(stand_ins)
         try:
             self._loader.exec_module(module)
         finally:
-            if sys.modules.get(_NAME) is stand_in:
-                del sys.modules[_NAME]
+            for name, stand_in in stand_ins.items():
+                if sys.modules.get(name) is stand_in:
+                    del sys.modules[name]
 
     def __getattr__(self, name: str) -> Any:  # resource readers etc. of the real loader
         return getattr(self._loader, name)
@@ -96,7 +104,7 @@ class _HaystackFinder(importlib.abc.MetaPathFinder):
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _DeferTorchLoader(spec.loader)
+        spec.loader = _DeferringLoader(spec.loader)
         return spec
 
 
@@ -106,9 +114,9 @@ def _uninstall(finder: _HaystackFinder) -> None:
 
 
 def install() -> None:
-    """Defer torch during the first ``import haystack`` of this process (no-op if Haystack or
-    torch is already imported)."""
-    if "haystack" in sys.modules or _NAME in sys.modules:
+    """Defer :data:`DEFERRED` during the first ``import haystack`` of this process (no-op if
+    Haystack is already imported; a module already imported is left alone)."""
+    if "haystack" in sys.modules:
         return
     if any(isinstance(f, _HaystackFinder) for f in sys.meta_path):
         return

@@ -1,5 +1,5 @@
-"""The ``hayswitch`` command keeps ``import haystack`` from importing PyTorch
-(:mod:`hayswitch.cli._deferred_torch`), and torch still works wherever it is used.
+"""The ``hayswitch`` command keeps ``import haystack`` from importing PyTorch and PostHog
+(:mod:`hayswitch.cli._deferred_imports`), and both still work wherever they are used.
 
 Each check runs in a fresh interpreter: whether torch is imported is a property of the process.
 """
@@ -40,12 +40,12 @@ def test_haystack_is_imported_without_torch_and_torch_loads_on_first_use() -> No
     out = run_python(
         """
         import sys
-        from hayswitch.cli import _deferred_torch
-        _deferred_torch.install()
+        from hayswitch.cli import _deferred_imports
+        _deferred_imports.install()
         import haystack
         from haystack import Document, Pipeline
         import haystack.utils.device as device
-        print("after import:", "torch" in sys.modules)
+        print("after import:", "torch" in sys.modules, "posthog" in sys.modules)
         # Haystack's own use of torch goes through the stand-in to the real module.
         dev = device.ComponentDevice.from_single(device.Device.cpu()).to_torch()
         import torch
@@ -54,15 +54,20 @@ def test_haystack_is_imported_without_torch_and_torch_loads_on_first_use() -> No
         print("hook gone:", not any(type(f).__name__ == "_HaystackFinder" for f in sys.meta_path))
         """
     )
-    assert out.splitlines() == ["after import: False", "real: module True True", "same: True 2.0", "hook gone: True"]
+    assert out.splitlines() == [
+        "after import: False False",
+        "real: module True True",
+        "same: True 2.0",
+        "hook gone: True",
+    ]
 
 
 def test_import_torch_after_haystack_is_the_ordinary_module() -> None:
     out = run_python(
         """
         import sys
-        from hayswitch.cli import _deferred_torch
-        _deferred_torch.install()
+        from hayswitch.cli import _deferred_imports
+        _deferred_imports.install()
         import haystack
         import torch.nn.functional as F
         import torch
@@ -73,18 +78,34 @@ def test_import_torch_after_haystack_is_the_ordinary_module() -> None:
     assert out.splitlines() == ["module True True", "2.0"]
 
 
-def test_nothing_changes_when_torch_is_already_imported() -> None:
+def test_a_module_already_imported_is_left_alone() -> None:
     out = run_python(
         """
         import sys
         import torch
-        from hayswitch.cli import _deferred_torch
-        _deferred_torch.install()
+        from hayswitch.cli import _deferred_imports
+        _deferred_imports.install()
         import haystack.utils.device as device
-        print(device.torch is torch, len([f for f in sys.meta_path if type(f).__name__ == "_HaystackFinder"]))
+        import haystack.telemetry._telemetry as telemetry
+        print(device.torch is torch, type(telemetry.posthog).__name__, "posthog" in sys.modules)
         """
     )
-    assert out.split() == ["True", "0"]
+    assert out.split() == ["True", "_DeferredModule", "False"]
+
+
+def test_setting_an_attribute_on_a_stand_in_sets_it_on_the_real_module() -> None:
+    """Haystack's telemetry (when a user opts in) configures PostHog by setting its attributes."""
+    out = run_python(
+        """
+        from hayswitch.cli import _deferred_imports
+        _deferred_imports.install()
+        import haystack.telemetry._telemetry as telemetry
+        telemetry.posthog.host = "http://127.0.0.1:9"
+        import posthog
+        print(posthog.host, telemetry.posthog.host, telemetry.posthog.capture is posthog.capture)
+        """
+    )
+    assert out.split() == ["http://127.0.0.1:9", "http://127.0.0.1:9", "True"]
 
 
 def test_the_ask_command_does_not_import_torch(tmp_path: Path) -> None:
