@@ -221,13 +221,19 @@ print(json.dumps({"p50_ms": round(statistics.median(times), 1), "p95_ms": round(
 """
 
 
-def bench_chroma(corpus: Path, work: Path, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def bench_chroma(
+    corpus: Path, work: Path, save: Callable[[dict[str, Any]], None], *, reuse: bool = False
+) -> dict[str, Any]:
     """Index, ask, retrieval and re-index with this checkout's Chroma store; ``save`` is called with
-    the results so far after each step (a long run that is stopped keeps what it measured)."""
+    the results so far after each step (a long run that is stopped keeps what it measured).
+    ``reuse``: measure on the store already in ``work`` (no index step)."""
     base, env = cli(os.pathsep.join(str(ROOT / p) for p in ("core/src",)))
     store = str(work / "store")
-    shutil.rmtree(store, ignore_errors=True)  # (a reused --work folder: index from scratch)
     result: dict[str, Any] = {}
+    if reuse:
+        result["store_mb"] = round(sum(f.stat().st_size for f in Path(store).rglob("*") if f.is_file()) / 2**20, 1)
+        return _after_index(base, env, store, corpus, work, result, save)
+    shutil.rmtree(store, ignore_errors=True)  # (a reused --work folder: index from scratch)
     print(f"hayswitch (Chroma store): index ... (progress: {work / 'index.log'}, RSS: {work / 'index-rss.txt'})")
     (work / "index-rss.txt").unlink(missing_ok=True)
     idx = run_measured(
@@ -241,6 +247,18 @@ def bench_chroma(corpus: Path, work: Path, save: Callable[[dict[str, Any]], None
     result["store_mb"] = round(sum(f.stat().st_size for f in Path(store).rglob("*") if f.is_file()) / 2**20, 1)
     print(f"  {idx['seconds']:.1f}s, peak {idx['peak_mb']} MB, store {result['store_mb']} MB", flush=True)
     save(result)
+    return _after_index(base, env, store, corpus, work, result, save)
+
+
+def _after_index(
+    base: list[str],
+    env: dict[str, str],
+    store: str,
+    corpus: Path,
+    work: Path,
+    result: dict[str, Any],
+    save: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
     print("  ask (whole process) ...", flush=True)
     result["ask"] = median_ask(base, env, store, work)
     save(result)
@@ -250,6 +268,15 @@ def bench_chroma(corpus: Path, work: Path, save: Callable[[dict[str, Any]], None
     result["retrieval"] = {**json.loads(ret["stdout"]), "peak_mb": ret["peak_mb"]}
     save(result)
     print(f"  {result['retrieval']}", flush=True)
+    print("  re-index, nothing changed ...", flush=True)
+    same = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
+    result["reindex_no_change"] = {
+        "seconds": same["seconds"],
+        "peak_mb": same["peak_mb"],
+        "summary": same["stdout"].strip(),
+    }
+    print(f"  {same['seconds']:.1f}s, peak {same['peak_mb']} MB", flush=True)
+    save(result)
     edited = corpus / "part000" / "doc000000.md"
     edited.write_text(edited.read_text() + "\n## Added\n\nOne more section about the lantern harbour.\n")
     print("  re-index after editing one file ...", flush=True)
@@ -298,6 +325,11 @@ def main() -> None:
     parser.add_argument("--compare-json", metavar="REF", help="also run the JSON store of this git ref")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one, removed after)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--reuse-store",
+        action="store_true",
+        help="measure ask, retrieval and re-index on the store already in --work (e.g. of a run that was stopped)",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="hs-store-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -331,7 +363,7 @@ def main() -> None:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps({**results, "chroma_store": partial, "partial": True}, indent=2) + "\n")
 
-        results["chroma_store"] = bench_chroma(corpus, work, save)
+        results["chroma_store"] = bench_chroma(corpus, work, save, reuse=args.reuse_store)
         results["machine"]["load_average_end"] = round(os.getloadavg()[0], 2)
         if args.compare_json:
             old, new = results["json_store"]["ask"], results["chroma_store"]["ask"]
