@@ -17,6 +17,10 @@ side by side.
 
     nice -n 10 .venv/bin/python bench/store_bench.py --passages 25000 --compare-json 6c223d4
     nice -n 10 .venv/bin/python bench/store_bench.py --passages 1000000 --json bench/results/store-1m.json
+
+The index step's progress bar goes to ``<work>/index.log`` and its RSS, every 10 s, to
+``<work>/index-rss.txt``; results are saved after each step. ``--reuse-store --work W`` measures
+ask, retrieval and re-indexing on the store already in W (for example of a run that was stopped).
 """
 
 from __future__ import annotations
@@ -207,6 +211,8 @@ def median_ask(base: list[str], env: dict[str, str], store: str, cwd: Path, repe
 
 RETRIEVAL = """
 import json, statistics, sys, time
+from hayswitch.cli import _deferred_imports
+_deferred_imports.install()  # (as the hayswitch command does)
 from hayswitch.cli.ask import retrieve_passages
 store, questions = sys.argv[1], json.loads(sys.argv[2])
 retrieve_passages(questions[0], store_path=store)  # open the store, load its index (warm-up)
