@@ -74,6 +74,128 @@ def _under(key: str, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+@dataclass
+class RunSetup:
+    """What both engines (``local`` and ``ray``) prepare before taking the store's lock: the store,
+    the report (with :meth:`warn`), the files named and their store keys, the embedding cache."""
+
+    location: Any
+    report: IndexReport
+    files: list[Path]
+    keys: list[str]
+    cache_path: Path | None
+    on_warning: Callable[[str], None] | None = None
+
+    def warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+
+def prepare_run(
+    paths: list[Path],
+    *,
+    store_path: Path | str,
+    exclude: Sequence[str],
+    cache: bool | Path,
+    on_warning: Callable[[str], None] | None,
+) -> RunSetup:
+    """Parse and check the store location, collect the files (warnings reported) and their store
+    keys, and choose the embedding cache (see :func:`index_paths` for ``cache``).
+
+    :raises InvalidInputError: nothing to index in a store that does not exist yet.
+    """
+    from hayswitch.cache import DEFAULT_CACHE_PATH
+    from hayswitch.cli.ingest import MIME_TYPES
+    from hayswitch.cli.store import KeyResolver, StoreLocation, collect_files
+    from hayswitch.errors import InvalidInputError
+
+    location = StoreLocation.parse(store_path)
+    if location.path is not None:
+        check_store_location(location.path)  # an unusable index folder is not reported as a cache problem
+    run = RunSetup(location, IndexReport(store=location.spec), [], [], None, on_warning)
+    run.files, warnings = collect_files(paths, exclude)
+    for message in warnings:
+        run.warn(message)
+    if not run.files and not location.exists():
+        listed = ", ".join(str(p) for p in paths)
+        details = "".join(f"\n  - {w}" for w in warnings)
+        raise InvalidInputError(
+            f"No supported files ({', '.join(MIME_TYPES)}) found in {listed}. Point 'hayswitch index' at "
+            f"folders or files containing text.{details}"
+        )
+    resolver = KeyResolver()
+    run.keys = [resolver.key(f) for f in run.files]
+    if cache is True:
+        run.cache_path = (
+            location.path.resolve().parent / "cache.sqlite" if location.path is not None else DEFAULT_CACHE_PATH
+        )
+    else:
+        run.cache_path = Path(cache) if cache else None
+    return run
+
+
+@dataclass
+class OpenedStore:
+    """The store as :func:`open_store` left it: None when it does not exist yet (it is created at
+    the first commit), its recorded space, the manifest without the files removed now, and whether
+    anything was committed."""
+
+    store: Any
+    space: dict[str, Any] | None
+    manifest: dict[str, Any]
+    committed: bool = False
+
+
+def open_store(
+    run: RunSetup,
+    paths: list[Path],
+    *,
+    rebuild: bool,
+    current: dict[str, Any],
+    probe_dimension: Callable[[], int | None] | None = None,
+) -> OpenedStore:
+    """Under the store's lock: open it, refuse another embedding space or splitter (``current``;
+    ``probe_dimension`` asks the provider when the store has a space and ``current`` no
+    dimension), repair what an interrupted run left, and remove the passages of files indexed
+    before that are gone (deleted, excluded now, or no longer under ``paths``)."""
+    from hayswitch.cli.ingest import SPLITTER
+    from hayswitch.cli.store import PassageStore, check_embedding_space
+
+    location, report = run.location, run.report
+    store: PassageStore | None = None
+    if rebuild or location.exists():
+        store = PassageStore.open_for_indexing(location, rebuild=rebuild)
+    space = store.space() if store is not None else None
+    if space and current.get("dimension") is None and probe_dimension is not None:
+        # The provider learns its dimension from its first response: ask it now, with one short
+        # text, rather than after the first group of the corpus was embedded.
+        current["dimension"] = probe_dimension()
+    check_embedding_space(space, current, location.spec, splitter=SPLITTER)
+    opened = OpenedStore(store, space, store.manifest() if store is not None else {})
+    if store is None:
+        return opened
+    if opened.manifest:
+        repaired = store.repair(opened.manifest)
+        if repaired:
+            run.warn(f"removed {repaired} passage(s) left by an interrupted earlier run")
+    roots = [Path(p).expanduser().resolve() for p in paths]
+    found = set(run.keys)
+    gone = [
+        rec
+        for key, rec in opened.manifest.items()
+        if key not in found and (rebuild or not Path(key).exists() or _under(key, roots))
+    ]
+    if gone:
+        store.commit([], gone)
+        opened.committed = True
+        report.files_removed += len(gone)
+        report.passages_removed += sum(r.passages for r in gone)
+        for rec in gone:
+            opened.manifest.pop(rec.key, None)
+    return opened
+
+
 GROUP_PASSAGES = 512
 """Passages embedded and committed together: large enough for few store calls, small enough that a
 commit takes well under a second (Ctrl-C is held back only while one commits) and memory stays
@@ -148,48 +270,26 @@ def index_paths(
     from tqdm import tqdm
 
     from haystack_integrations.components.embedders.hayswitch import ProviderDocumentEmbedder
-    from hayswitch.cache import DEFAULT_CACHE_PATH
-    from hayswitch.cli.ingest import MIME_TYPES, SPLITTER, build_preprocessing_pipeline, read_file, split_files
+    from hayswitch.cli.ingest import SPLITTER, build_preprocessing_pipeline, read_file, split_files
     from hayswitch.cli.store import (
         FileRecord,
         FileUpdate,
-        KeyResolver,
         PassageStore,
-        StoreLocation,
         check_embedding_space,
-        collect_files,
         display_path,
     )
     from hayswitch.errors import InvalidInputError
 
     started = time.perf_counter()
-    location = StoreLocation.parse(store_path)
-    if location.path is not None:
-        check_store_location(location.path)  # an unusable index folder is not reported as a cache problem
-    report = IndexReport(store=location.spec)
-
-    def warn(message: str) -> None:
-        report.warnings.append(message)
-        if on_warning is not None:
-            on_warning(message)
-
-    files, warnings = collect_files(paths, exclude)
-    for message in warnings:
-        warn(message)
-    if not files and not location.exists():
-        listed = ", ".join(str(p) for p in paths)
-        details = "".join(f"\n  - {w}" for w in warnings)
-        raise InvalidInputError(
-            f"No supported files ({', '.join(MIME_TYPES)}) found in {listed}. Point 'hayswitch index' at "
-            f"folders or files containing text.{details}"
-        )
-
-    if cache is True:
-        cache_path: Path | None = (
-            location.path.resolve().parent / "cache.sqlite" if location.path is not None else DEFAULT_CACHE_PATH
-        )
-    else:
-        cache_path = Path(cache) if cache else None
+    run = prepare_run(paths, store_path=store_path, exclude=exclude, cache=cache, on_warning=on_warning)
+    location, report, files, keys, cache_path, warn = (
+        run.location,
+        run.report,
+        run.files,
+        run.keys,
+        run.cache_path,
+        run.warn,
+    )
     embedder = ProviderDocumentEmbedder(
         provider=provider,
         profile=profile,
@@ -210,40 +310,17 @@ def index_paths(
     committed = False
     try:
         with PassageStore.lock(location, timeout=lock_timeout, on_wait=warn):
-            store: PassageStore | None = None
-            if rebuild or location.exists():
-                store = PassageStore.open_for_indexing(location, rebuild=rebuild)
-            stored_space = store.space() if store is not None else None
-            current = dict(instance.embedding_space())
-            if stored_space and current.get("dimension") is None:
-                # The provider learns its dimension from its first response: ask it now, with one short
-                # text, rather than after the first group of the corpus was embedded.
-                probe = instance.embed_documents(["dimension check"])
-                current["dimension"] = probe.dimension or (len(probe.vectors[0]) if probe.vectors else None)
-            check_embedding_space(stored_space, current, location.spec, splitter=SPLITTER)
-            manifest = store.manifest() if store is not None else {}
-            if store is not None and manifest:
-                repaired = store.repair(manifest)
-                if repaired:
-                    warn(f"removed {repaired} passage(s) left by an interrupted earlier run")
 
-            # Files indexed before that are gone (deleted, excluded now, or no longer under the paths).
-            roots = [Path(p).expanduser().resolve() for p in paths]
-            resolver = KeyResolver()
-            keys = [resolver.key(f) for f in files]
-            found = set(keys)
-            gone = [
-                rec
-                for key, rec in manifest.items()
-                if key not in found and (rebuild or not Path(key).exists() or _under(key, roots))
-            ]
-            if gone and store is not None:
-                store.commit([], gone)
-                committed = True
-                report.files_removed += len(gone)
-                report.passages_removed += sum(r.passages for r in gone)
-                for rec in gone:
-                    manifest.pop(rec.key, None)
+            def probe() -> int | None:
+                result = instance.embed_documents(["dimension check"])
+                return result.dimension or (len(result.vectors[0]) if result.vectors else None)
+
+            opened = open_store(
+                run, paths, rebuild=rebuild, current=dict(instance.embedding_space()), probe_dimension=probe
+            )
+            store: PassageStore | None = opened.store
+            stored_space, manifest = opened.space, opened.manifest
+            committed = committed or opened.committed
 
             pipeline: Any = None  # (built when the first file must be split: a run with no change needs none)
             space: dict[str, Any] | None = stored_space

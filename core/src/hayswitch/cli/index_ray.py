@@ -246,16 +246,12 @@ def index_paths_ray(
     from tqdm import tqdm
 
     from hayswitch.api import resolve_provider
-    from hayswitch.cache import DEFAULT_CACHE_PATH
-    from hayswitch.cli.index import GROUP_PASSAGES, IndexReport, _remove_created, _under
-    from hayswitch.cli.ingest import MIME_TYPES, SPLITTER
+    from hayswitch.cli.index import GROUP_PASSAGES, _remove_created, open_store, prepare_run
+    from hayswitch.cli.ingest import SPLITTER
     from hayswitch.cli.store import (
         FileRecord,
         FileUpdate,
         PassageStore,
-        StoreLocation,
-        check_embedding_space,
-        collect_files,
         display_path,
     )
     from hayswitch.ray import require_ray, start_ray
@@ -264,30 +260,8 @@ def index_paths_ray(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"--workers must be a positive integer, got {workers!r}.")
     ray = require_ray()
-    location = StoreLocation.parse(store_path)
-    report = IndexReport(store=location.spec)
-
-    def warn(message: str) -> None:
-        report.warnings.append(message)
-        if on_warning is not None:
-            on_warning(message)
-
-    files, skipped_paths = collect_files(paths, exclude)
-    for message in skipped_paths:
-        warn(message)
-    if not files and not location.exists():
-        listed = ", ".join(str(p) for p in paths)
-        details = "".join(f"\n  - {w}" for w in skipped_paths)
-        raise InvalidInputError(
-            f"No supported files ({', '.join(MIME_TYPES)}) found in {listed}. Point 'hayswitch index' at "
-            f"folders or files containing text.{details}"
-        )
-    if cache is True:
-        cache_path: Path | None = (
-            location.path.resolve().parent / "cache.sqlite" if location.path is not None else DEFAULT_CACHE_PATH
-        )
-    else:
-        cache_path = Path(cache) if cache else None
+    run = prepare_run(paths, store_path=store_path, exclude=exclude, cache=cache, on_warning=on_warning)
+    location, report, cache_path, warn = run.location, run.report, run.cache_path, run.warn
 
     # The embedding space as this (driver) process resolves the configuration; the actors resolve
     # it again from theirs, and what they embedded with is checked against it.
@@ -304,36 +278,17 @@ def index_paths_ray(
     owned = False
     try:
         with PassageStore.lock(location, timeout=lock_timeout, on_wait=warn):
-            store: PassageStore | None = None
-            if rebuild or location.exists():
-                store = PassageStore.open_for_indexing(location, rebuild=rebuild)
-            space = store.space() if store is not None else None
-            check_embedding_space(space, current, location.spec, splitter=SPLITTER)
-            manifest = store.manifest() if store is not None else {}
-            if store is not None and manifest:
-                repaired = store.repair(manifest)
-                if repaired:
-                    warn(f"removed {repaired} passage(s) left by an interrupted earlier run")
-            roots = [Path(p).expanduser().resolve() for p in paths]
-            found = {f.resolve().as_posix() for f in files}
-            gone = [
-                rec
-                for key, rec in manifest.items()
-                if key not in found and (rebuild or not Path(key).exists() or _under(key, roots))
-            ]
-            if gone and store is not None:
-                store.commit([], gone)
-                committed = True
-                report.files_removed += len(gone)
-                report.passages_removed += sum(r.passages for r in gone)
-                for rec in gone:
-                    manifest.pop(rec.key, None)
+            opened = open_store(run, paths, rebuild=rebuild, current=current)
+            store: PassageStore | None = opened.store
+            space, manifest = opened.space, opened.manifest
+            committed = committed or opened.committed
 
             todo: list[tuple[str, str, str | None]] = []
-            for path in files:
-                key = path.resolve().as_posix()
+            cwd = Path.cwd().resolve()
+            for key in run.keys:
                 known = manifest.get(key)
-                todo.append((key, display_path(path), known.sha256 if known is not None else None))
+                shown = display_path(Path(key), cwd, resolved=True)
+                todo.append((key, shown, known.sha256 if known is not None else None))
 
             updates: list[FileUpdate] = []
             removed: list[FileRecord] = []
