@@ -274,25 +274,18 @@ def _after_index(
     result["retrieval"] = {**json.loads(ret["stdout"]), "peak_mb": ret["peak_mb"]}
     save(result)
     print(f"  {result['retrieval']}", flush=True)
-    print("  re-index, nothing changed ...", flush=True)
-    same = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
-    result["reindex_no_change"] = {
-        "seconds": same["seconds"],
-        "peak_mb": same["peak_mb"],
-        "summary": same["stdout"].strip(),
-    }
-    print(f"  {same['seconds']:.1f}s, peak {same['peak_mb']} MB", flush=True)
-    save(result)
+
+    def reindex(label: str, key: str) -> None:
+        print(f"  re-index, {label} ...", flush=True)
+        run = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
+        result[key] = {"seconds": run["seconds"], "peak_mb": run["peak_mb"], "summary": run["stdout"].strip()}
+        print(f"  {run['seconds']:.1f}s, peak {run['peak_mb']} MB", flush=True)
+        save(result)
+
+    reindex("nothing changed", "reindex_no_change")
     edited = corpus / "part000" / "doc000000.md"
     edited.write_text(edited.read_text() + "\n## Added\n\nOne more section about the lantern harbour.\n")
-    print("  re-index after editing one file ...", flush=True)
-    again = run_measured([*base, "index", str(corpus), "--store", store, "-q", "--no-cache"], env=env, cwd=work)
-    result["reindex_one_file"] = {
-        "seconds": again["seconds"],
-        "peak_mb": again["peak_mb"],
-        "summary": again["stdout"].strip(),
-    }
-    print(f"  {again['seconds']:.1f}s, peak {again['peak_mb']} MB", flush=True)
+    reindex("after editing one file", "reindex_one_file")
     return result
 
 
