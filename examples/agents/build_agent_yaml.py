@@ -19,7 +19,7 @@ from haystack_integrations.components.generators.hayswitch import ProviderChatGe
 
 def build() -> Pipeline:
     agent = Agent(
-        chat_generator=ProviderChatGenerator(generation_kwargs={"max_tokens": 128}),
+        chat_generator=ProviderChatGenerator(generation_kwargs={"max_tokens": 128, "temperature": 0.0}),
         tools=TOOLS,
         system_prompt="You are a helpful assistant. Use the tools when they help.",
         max_agent_steps=4,

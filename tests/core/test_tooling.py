@@ -470,21 +470,116 @@ def test_emulation_feeds_back_invalid_output_then_succeeds() -> None:
     assert "'b' is a required property" in second[-1].content
 
 
-def test_a_repeated_answered_call_is_fed_back_and_then_constrained_to_the_answer() -> None:
-    provider = GrammarModel(retry=NO_RETRY)
-    call = ToolCall(id="c1", name="get_weather", arguments={"city": "Lima"})
-    history = [Message.user("Weather in Lima?"), Message.assistant(tool_calls=[call]), Message.tool("rain", "c1")]
-    provider.results = [
-        result('{"tool": "get_weather", "arguments": {"city": "Lima"}}'),
-        result('{"answer": "Rain in Lima."}'),
+LIMA_HISTORY = [
+    Message.system("Be brief."),
+    Message.user("Weather in Lima?"),
+    Message.assistant(tool_calls=[ToolCall(id="c1", name="get_weather", arguments={"city": "Lima"})]),
+    Message.tool("rain, 18 C", "c1"),
+]
+
+
+class GuardedGrammarModel(GrammarModel):
+    repeated_tool_calls: ClassVar[Any] = "answer"
+
+
+class GuardedBackend(Backend):
+    repeated_tool_calls: ClassVar[Any] = "answer"
+
+
+def test_answer_messages_fold_the_results_into_the_question() -> None:
+    messages = tooling.answer_messages(LIMA_HISTORY)
+    assert [m.role for m in messages] == ["system", "user"]
+    assert messages[0].content == "Be brief."
+    assert messages[1].content == (
+        'Weather in Lima?\n\nTool result of get_weather(city="Lima"): rain, 18 C\n'
+        "Answer the question using this result."
+    )
+    assert all(not m.tool_calls for m in messages)
+
+
+def test_answer_messages_keep_earlier_turns_as_text() -> None:
+    call = ToolCall(id="c0", name="add", arguments={"a": 1, "b": 2})
+    history = [
+        Message.user("Add 1 and 2."),
+        Message.assistant(tool_calls=[call]),
+        Message.tool("3", "c0"),
+        Message.assistant("3"),
+        *LIMA_HISTORY[1:],
+        Message.assistant(tool_calls=[ToolCall(id="c2", name="add", arguments={"a": 2, "b": 2})]),
+        Message.tool("boom", "c2", is_error=True),
     ]
-    assert provider.generate(history, {"tools": [WEATHER, ADD]}).text == "Rain in Lima."
+    messages = tooling.answer_messages(history)
+    assert [m.role for m in messages] == ["user", "assistant", "user", "assistant", "user"]
+    assert "Tool 'add' returned: 3" in messages[2].content
+    assert messages[-1].content.endswith(
+        'Tool result of get_weather(city="Lima"): rain, 18 C\n'
+        "Tool result of add(a=2, b=2) (failed): boom\nAnswer the question using these results."
+    )
+
+
+def test_a_repeated_emulated_call_becomes_an_answer_from_the_result() -> None:
+    provider = GuardedGrammarModel(retry=NO_RETRY)
+    provider.results = [
+        result('{"tool": "get_weather", "arguments": {"city": "Lima"}}'),  # the same call again
+        result("It rains in Lima, 18 C."),
+    ]
+    reply = provider.generate(LIMA_HISTORY, {"tools": [WEATHER, ADD]})
+    assert reply.text == "It rains in Lima, 18 C."
+    assert reply.tool_calls == []
+    assert reply.meta["repeated_tool_call"] == {"tool": "get_weather", "arguments": {"city": "Lima"}}
     (_, first), (second_messages, second) = provider.seen
-    assert first.response_format is not None
-    assert "anyOf" in first.response_format.json_schema
-    assert second.response_format is not None
-    assert second.response_format.json_schema["required"] == ["answer"]  # tools taken out
-    assert "You already have its result: rain" in second_messages[-1].content
+    assert first.response_format is not None  # the tool-call grammar
+    assert second.tools is None
+    assert second.response_format is None  # a free-text answer: no tools, no grammar
+    assert second_messages == tooling.answer_messages(LIMA_HISTORY)
+
+
+def test_a_new_call_after_a_result_is_passed_on() -> None:
+    provider = GuardedGrammarModel(retry=NO_RETRY)
+    provider.results = [result('{"tool": "get_weather", "arguments": {"city": "Quito"}}')]
+    reply = provider.generate(LIMA_HISTORY, {"tools": [WEATHER]})
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("get_weather", {"city": "Quito"})]
+    assert len(provider.seen) == 1
+
+
+def test_a_repeated_native_call_becomes_an_answer_unless_allowed() -> None:
+    again = ToolCall(id="c9", name="get_weather", arguments={"city": "Lima"})
+    provider = GuardedBackend(retry=NO_RETRY)
+    provider.results = [result(calls=[again]), result("Rain, 18 C.")]
+    reply = provider.generate(LIMA_HISTORY, {"tools": [WEATHER]})
+    assert reply.text == "Rain, 18 C."
+    assert reply.meta["repeated_tool_call"]["tool"] == "get_weather"
+    second_messages, second = provider.seen[1]
+    assert second.tools is None
+    assert second.tool_choice is None
+    assert "Tool result of get_weather" in second_messages[-1].content
+    # Per request: "allow" passes the repeat on.
+    provider.results = [result(calls=[again])]
+    allowed = provider.generate(LIMA_HISTORY, {"tools": [WEATHER], "repeated_tool_calls": "allow"})
+    assert allowed.tool_calls == [again]
+
+
+def test_the_guard_is_opt_in_for_providers() -> None:
+    again = ToolCall(id="c9", name="get_weather", arguments={"city": "Lima"})
+    provider = Backend(retry=NO_RETRY)  # class default "allow"
+    provider.results = [result(calls=[again])]
+    assert provider.generate(LIMA_HISTORY, {"tools": [WEATHER]}).tool_calls == [again]
+    provider.results = [result(calls=[again]), result("Rain.")]
+    assert provider.generate(LIMA_HISTORY, {"tools": [WEATHER], "repeated_tool_calls": "answer"}).text == "Rain."
+    with pytest.raises(InvalidInputError, match="repeated_tool_calls"):
+        provider.generate(LIMA_HISTORY, {"tools": [WEATHER], "repeated_tool_calls": "sometimes"})
+
+
+async def test_the_guard_in_async_twins() -> None:
+    again = ToolCall(id="c9", name="get_weather", arguments={"city": "Lima"})
+    native = GuardedBackend(retry=NO_RETRY)
+    native.results = [result(calls=[again]), result("Rain.")]
+    assert (await native.agenerate(LIMA_HISTORY, {"tools": [WEATHER]})).text == "Rain."
+    emulated = GuardedGrammarModel(retry=NO_RETRY)
+    emulated.results = [result('{"tool": "get_weather", "arguments": {"city": "Lima"}}'), result("Rain.")]
+    reply = await emulated.agenerate(LIMA_HISTORY, {"tools": [WEATHER]})
+    assert reply.text == "Rain."
+    assert reply.meta["repeated_tool_call"]["arguments"] == {"city": "Lima"}
 
 
 def test_emulation_gives_up_after_bounded_attempts() -> None:
@@ -609,3 +704,13 @@ def test_a_streamed_structured_reply_cut_off_is_an_error_at_its_end() -> None:
     provider.streams = [[GenerationChunk(text='{"stars": 4, "no'), GenerationChunk(text="", finish_reason="length")]]
     with pytest.raises(ResponseError, match="cut off at the max_tokens limit"):
         list(provider.stream("rate it", {"response_format": BOUNDED}))
+
+
+def test_an_emulated_answer_cut_off_at_max_tokens_is_its_text() -> None:
+    provider = GrammarModel(retry=NO_RETRY)
+    cut = GenerationResult(text='{ "answer": "It rains in Lima, and \\u00e', finish_reason="length", model="m")
+    provider.results = [cut]
+    reply = provider.generate("Weather in Lima?", {"tools": [WEATHER]})
+    assert reply.text == "It rains in Lima, and"
+    assert reply.finish_reason == "length"
+    assert reply.tool_calls == []

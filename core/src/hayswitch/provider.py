@@ -164,6 +164,10 @@ class Provider(ABC):
     :cvar scrub_query_params: query-string parameters that carry secrets.
     :cvar heavy_modules: top-level modules this provider imports lazily (SDKs, ML frameworks);
         the contract kit checks that listing providers does not import them.
+    :cvar repeated_tool_calls: the default of the ``repeated_tool_calls`` generation option:
+        ``"answer"`` (a reply repeating a tool call whose result is already in the conversation is
+        replaced by an answer generated from the results, see
+        :func:`hayswitch.tooling.answer_repeated`) or ``"allow"`` (passed on; the base default).
 
     Hooks a subclass overrides (only those it supports):
 
@@ -185,6 +189,7 @@ class Provider(ABC):
     scrub_headers: ClassVar[tuple[str, ...]] = ("authorization",)
     scrub_query_params: ClassVar[tuple[str, ...]] = ()
     heavy_modules: ClassVar[tuple[str, ...]] = ()
+    repeated_tool_calls: ClassVar[Literal["answer", "allow"]] = "allow"
 
     def __init__(
         self,
@@ -527,8 +532,12 @@ class Provider(ABC):
         if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
             return tooling.emulate_generation(self, msgs, opts)
         if _view(opts).response_format is not None:
-            return tooling.structured_generation(self, msgs, opts)
-        return self.retry_policy.call(lambda: tooling.check_result(self._generate(msgs, opts), _view(opts), self.name))
+            result = tooling.structured_generation(self, msgs, opts)
+        else:
+            result = self.retry_policy.call(
+                lambda: tooling.check_result(self._generate(msgs, opts), _view(opts), self.name)
+            )
+        return tooling.answer_repeated(self, msgs, _view(opts), result)
 
     async def agenerate(
         self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None
@@ -539,12 +548,14 @@ class Provider(ABC):
         if tooling.needs_emulation(msgs, _view(opts), self.capabilities):
             return await tooling.aemulate_generation(self, msgs, opts)
         if _view(opts).response_format is not None:
-            return await tooling.astructured_generation(self, msgs, opts)
+            result = await tooling.astructured_generation(self, msgs, opts)
+        else:
 
-        async def checked() -> GenerationResult:
-            return tooling.check_result(await self._agenerate(msgs, opts), _view(opts), self.name)
+            async def checked() -> GenerationResult:
+                return tooling.check_result(await self._agenerate(msgs, opts), _view(opts), self.name)
 
-        return await self.retry_policy.acall(checked)
+            result = await self.retry_policy.acall(checked)
+        return await tooling.aanswer_repeated(self, msgs, _view(opts), result)
 
     def stream(
         self, messages: MessagesInput, options: GenerationOptions | Mapping[str, Any] | None = None

@@ -57,7 +57,10 @@ __all__ = [
     "CUTOFF_MAX_GROWTH",
     "EMULATION_ATTEMPTS",
     "ToolCallAssembler",
+    "aanswer_repeated",
     "aemulate_generation",
+    "answer_messages",
+    "answer_repeated",
     "astructured_generation",
     "check_messages",
     "check_options",
@@ -66,9 +69,11 @@ __all__ = [
     "check_tool_calls",
     "emulate_generation",
     "extract_json",
+    "guards_repeats",
     "needs_emulation",
     "new_call_id",
     "parse_arguments",
+    "repeated_call",
     "reply_schema",
     "result_as_chunks",
     "schema_errors",
@@ -456,6 +461,24 @@ def _render(messages: Sequence[Message], instructions: str | None, *, tools_as_t
     return out
 
 
+_ANSWER_START = re.compile(r'\s*\{\s*"answer"\s*:\s*"')
+
+
+def _partial_answer(text: str) -> str | None:
+    """The text of ``{"answer": "...`` cut off inside the string (None if ``text`` is not that)."""
+    start = _ANSWER_START.match(text)
+    if start is None:
+        return None
+    rest = text[start.end() :]
+    for cut in range(len(rest), max(len(rest) - 6, -1), -1):  # drop a half-written escape sequence
+        try:
+            value = json.loads('"' + rest[:cut] + '"')
+        except ValueError:
+            continue
+        return str(value).strip()
+    return None
+
+
 def _parse_reply(
     text: str, options: GenerationOptions, tools_emulated: bool, provider: str
 ) -> tuple[str, list[ToolCall]]:
@@ -479,6 +502,9 @@ def _parse_reply(
     except ValueError:
         if must_call or fmt is not None:
             raise ResponseError("The reply contains no JSON tool call.", provider=provider, retryable=True) from None
+        partial = _partial_answer(text)
+        if partial is not None:  # an answer cut off at max_tokens: its text, not the JSON around it
+            return partial, []
         return text.strip(), []  # a plain-text final answer
     items = value if isinstance(value, list) else [value]
     calls: list[ToolCall] = []
@@ -504,25 +530,6 @@ def _parse_reply(
         calls.append(ToolCall(id=new_call_id(), name=name, arguments=parse_arguments(arguments, name, provider)))
     check_tool_calls(calls, options, provider)
     return "", calls
-
-
-def _repeats(calls: list[ToolCall], messages: Sequence[Message]) -> tuple[ToolCall, str] | None:
-    """A call identical (tool and arguments) to one already answered since the last user
-    message, with that answer: repeating it cannot help."""
-    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
-    recent = messages[last_user + 1 :]
-    results = {m.tool_call_id: m.content for m in recent if m.role == "tool"}
-    made = {
-        (c.name, json.dumps(c.arguments, sort_keys=True)): results[c.id]
-        for m in recent
-        for c in m.tool_calls
-        if c.id in results
-    }
-    for call in calls:
-        key = (call.name, json.dumps(call.arguments, sort_keys=True))
-        if key in made:
-            return call, made[key]
-    return None
 
 
 def _emulated_request(
@@ -564,44 +571,97 @@ def _accept(
         check_tool_calls(result.tool_calls, options, provider)
         return result
     text, calls = _parse_reply(result.text, options, tools_emulated, provider)
-    repeated = _repeats(calls, messages)
-    if repeated is not None:
-        raise _RepeatedCall(repeated[0].name, repeated[1], provider)
     return _finish(result, text, calls)
 
 
-class _RepeatedCall(ResponseError):
-    def __init__(self, tool: str, result: str, provider: str) -> None:
-        self.tool = tool
-        super().__init__(
-            f"It repeats the call of {tool!r} with the same arguments. You already have its result: {result}. "
-            'Use it to give the final answer: {"answer": "..."}.',
-            provider=provider,
-        )
+# --------------------------------------------------------------------------- repeated tool calls
 
 
-def _after_problem(
-    exc: ResponseError, options: GenerationOptions, inner: GenerationOptions, caps: Capabilities
-) -> GenerationOptions:
-    """The hook's options for the next attempt. Where the backend enforces the reply schema and the
-    model repeated a call whose result it already has (small models loop like this), the next
-    reply is constrained to the final answer: the information it asked for is in the conversation."""
-    if (
-        not isinstance(exc, _RepeatedCall)
-        or caps.structured_output != "native"
-        or options.tool_choice not in (None, "auto")
-    ):
-        return inner
-    schema = reply_schema(options.model_copy(update={"tools": None}))
-    answer = {
-        "type": "object",
-        "properties": {"answer": schema if schema is not None else {"type": "string"}},
-        "required": ["answer"],
-        "additionalProperties": False,
-    }
-    return inner.model_copy(
-        update={"response_format": ResponseFormat.model_validate({"name": "reply", "schema": answer})}
-    )
+def repeated_call(calls: Sequence[ToolCall], messages: Sequence[Message]) -> ToolCall | None:
+    """The first of ``calls`` identical (tool and arguments) to a call already answered since the
+    last user message, or None. Repeating such a call cannot help: its result is in the
+    conversation (small models loop like this instead of answering)."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    recent = messages[last_user + 1 :]
+    answered = {m.tool_call_id for m in recent if m.role == "tool"}
+    made = {(c.name, json.dumps(c.arguments, sort_keys=True)) for m in recent for c in m.tool_calls if c.id in answered}
+    for call in calls:
+        if (call.name, json.dumps(call.arguments, sort_keys=True)) in made:
+            return call
+    return None
+
+
+def guards_repeats(provider: Provider, options: GenerationOptions) -> bool:
+    """Whether a repeated tool call is replaced by an answer: the request's ``repeated_tool_calls``
+    option, else the provider's class default (:attr:`hayswitch.Provider.repeated_tool_calls`)."""
+    mode = options.repeated_tool_calls or getattr(provider, "repeated_tool_calls", "allow")
+    return mode == "answer"
+
+
+def _call_text(call: ToolCall) -> str:
+    arguments = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in call.arguments.items())
+    return f"{call.name}({arguments})"
+
+
+def answer_messages(messages: Sequence[Message]) -> list[Message]:
+    """The conversation rewritten for an answer from tool results, with no tools involved.
+
+    The tool results since the last user message are folded into that message, each as
+    ``Tool result of name(arg="value"): <result>``, followed by an instruction to answer the
+    question with them; earlier tool calls and results become plain text. Small models that loop
+    on a structured tool-call history answer from a result they see next to the question (measured
+    with SmolLM2-135M, see docs/agents-and-tools.md)."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    calls = {c.id: c for m in messages for c in m.tool_calls}
+    earlier = _render(messages[: last_user + 1], None, tools_as_text=True) if last_user >= 0 else []
+    lines = []
+    for m in messages[last_user + 1 :]:
+        if m.role == "tool":
+            call = calls.get(m.tool_call_id or "")
+            label = _call_text(call) if call is not None else "a tool"
+            lines.append(f"Tool result of {label}{' (failed)' if m.is_error else ''}: {m.content}")
+        elif m.role == "system":
+            earlier.append(m)
+    if not lines:
+        return earlier
+    results = "\n".join(lines)
+    note = "this result" if len(lines) == 1 else "these results"
+    question = earlier.pop().content if earlier and earlier[-1].role == "user" else ""
+    earlier.append(Message.user(f"{question}\n\n{results}\nAnswer the question using {note}.".lstrip()))
+    return earlier
+
+
+def _answer_options(options: GenerationOptions) -> GenerationOptions:
+    return options.model_copy(update={"tools": None, "tool_choice": None})
+
+
+def _answered(answer: GenerationResult, call: ToolCall) -> GenerationResult:
+    meta = {**answer.meta, "repeated_tool_call": {"tool": call.name, "arguments": call.arguments}}
+    return answer.model_copy(update={"meta": meta})
+
+
+def answer_repeated(
+    provider: Provider, messages: Sequence[Message], options: GenerationOptions, result: GenerationResult
+) -> GenerationResult:
+    """``result``, or -- when it repeats an answered tool call and the guard is on (see
+    :func:`guards_repeats`) -- a reply generated from :func:`answer_messages` without tools, its
+    meta recording the ``repeated_tool_call`` it replaces."""
+    call = repeated_call(result.tool_calls, messages) if result.tool_calls else None
+    if call is None or not guards_repeats(provider, options):
+        return result
+    answer = provider.generate(answer_messages(messages), _answer_options(options))
+    return _answered(answer, call)
+
+
+async def aanswer_repeated(
+    provider: Provider, messages: Sequence[Message], options: GenerationOptions, result: GenerationResult
+) -> GenerationResult:
+    """Async twin of :func:`answer_repeated`."""
+    call = repeated_call(result.tool_calls, messages) if result.tool_calls else None
+    if call is None or not guards_repeats(provider, options):
+        return result
+    answer = await provider.agenerate(answer_messages(messages), _answer_options(options))
+    return _answered(answer, call)
 
 
 def _feedback(
@@ -718,11 +778,12 @@ def emulate_generation(provider: Provider, messages: Sequence[Message], options:
     for _ in range(EMULATION_ATTEMPTS):
         result = provider.retry_policy.call(lambda m=rendered, o=inner: provider._generate(m, o))  # type: ignore[misc]
         try:
-            return _accept(result, messages, options, tools_emulated, provider.name)
+            accepted = _accept(result, messages, options, tools_emulated, provider.name)
         except ResponseError as exc:
             last = exc
             rendered = _feedback(rendered, result.text, exc)
-            inner = _after_problem(exc, options, inner, provider.capabilities)
+            continue
+        return answer_repeated(provider, messages, options, accepted)
     raise _give_up(last, provider.name)
 
 
@@ -735,11 +796,12 @@ async def aemulate_generation(
     for _ in range(EMULATION_ATTEMPTS):
         result = await provider.retry_policy.acall(lambda m=rendered, o=inner: provider._agenerate(m, o))  # type: ignore[misc]
         try:
-            return _accept(result, messages, options, tools_emulated, provider.name)
+            accepted = _accept(result, messages, options, tools_emulated, provider.name)
         except ResponseError as exc:
             last = exc
             rendered = _feedback(rendered, result.text, exc)
-            inner = _after_problem(exc, options, inner, provider.capabilities)
+            continue
+        return await aanswer_repeated(provider, messages, options, accepted)
     raise _give_up(last, provider.name)
 
 

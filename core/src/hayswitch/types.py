@@ -313,6 +313,15 @@ class GenerationOptions(BaseModel):
     response_format: ResponseFormat | None = Field(
         default=None, description="A JSON schema the reply text must satisfy (structured output)."
     )
+    repeated_tool_calls: Literal["answer", "allow"] | None = Field(
+        default=None,
+        description=(
+            "When the model would repeat a tool call (same tool, same arguments) whose result is already in the "
+            "conversation: 'answer' generates the final answer from the results instead (tools off; the reply's "
+            "meta has 'repeated_tool_call'), 'allow' passes the call on. Default: the provider's "
+            "repeated_tool_calls."
+        ),
+    )
 
     @field_validator("stop", mode="before")
     @classmethod

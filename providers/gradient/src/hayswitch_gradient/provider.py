@@ -25,7 +25,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from hayswitch.errors import (
     ConfigurationError,
@@ -112,6 +112,7 @@ class GradientProvider(Provider, FineTuning):
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = None
     vector_settings: ClassVar[tuple[str, ...]] = ()
+    repeated_tool_calls: ClassVar[Literal["answer", "allow"]] = "answer"
     settings: GradientSettings
 
     # ------------------------------------------------------------------ lifecycle

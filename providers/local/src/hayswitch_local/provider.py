@@ -237,6 +237,7 @@ class LocalProvider(Provider):
     vector_settings: ClassVar[tuple[str, ...]] = ("query_prompt", "document_prompt")
     scrub_headers: ClassVar[tuple[str, ...]] = ()
     heavy_modules: ClassVar[tuple[str, ...]] = HEAVY_MODULES
+    repeated_tool_calls: ClassVar[Literal["answer", "allow"]] = "answer"
 
     settings: LocalSettings
 

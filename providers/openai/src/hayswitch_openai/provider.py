@@ -328,6 +328,7 @@ class OpenAIProvider(Provider):
     embedding_model_setting: ClassVar[str | None] = "embedding_model"
     generation_model_setting: ClassVar[str | None] = "chat_model"
     vector_settings: ClassVar[tuple[str, ...]] = ("dimensions", "query_prefix", "document_prefix")
+    repeated_tool_calls: ClassVar[Literal["answer", "allow"]] = "answer"
     settings: OpenAISettings
 
     def __init__(

@@ -330,6 +330,8 @@ def _outcome_from_result(provider: Provider, result: GenerationResult) -> Genera
         tool_calls=_haystack_calls(result.tool_calls),
     )
     carry_fallback_meta(outcome.meta, result.meta)
+    if "repeated_tool_call" in result.meta:  # the answer replaced a repeated tool call (hayswitch.tooling)
+        outcome.meta["repeated_tool_call"] = result.meta["repeated_tool_call"]
     return outcome
 
 
