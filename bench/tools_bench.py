@@ -294,6 +294,7 @@ def open_provider(name: str) -> Iterator[Provider]:
             chat_model=server.alias,
             api_key=None,
             response_format_style="json_object_schema",
+            grammar_schema=True,  # llama.cpp's server turns schemas into grammars: bound them (see docs)
             timeout=300.0,
         )
         try:

@@ -714,3 +714,42 @@ def test_an_emulated_answer_cut_off_at_max_tokens_is_its_text() -> None:
     assert reply.text == "It rains in Lima, and"
     assert reply.finish_reason == "length"
     assert reply.tool_calls == []
+
+
+def test_grammar_schema_bounds_generation_without_loosening_the_schema() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            "big": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "even": {"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 7, "multipleOf": 2},
+            "name": {"type": "string", "minLength": 2},
+            "code": {"type": "string", "maxLength": 3},
+            "when": {"type": "string", "format": "date"},
+            "kind": {"type": "string", "enum": ["a", "b"]},
+            "steps": {"type": "array", "items": {"type": "string"}, "minItems": 12},
+            "type": {"type": "array", "items": {"type": "integer"}},
+        },
+    }
+    out = tooling.grammar_schema(schema, max_length=50, max_items=4)
+    props = out["properties"]
+    assert props["score"] == {"enum": [1, 2, 3, 4, 5]}
+    assert props["big"] == schema["properties"]["big"]  # too wide for an enum
+    assert props["even"] == {"enum": [2, 4, 6]}
+    assert props["name"] == {"type": "string", "minLength": 2, "maxLength": 50}
+    assert props["code"] == {"type": "string", "maxLength": 3}  # its own bound is kept
+    assert props["when"] == schema["properties"]["when"]
+    assert props["kind"] == schema["properties"]["kind"]
+    assert props["steps"]["maxItems"] == 12  # never below minItems
+    assert props["type"]["maxItems"] == 4  # a property named "type" is a property
+    assert tooling.grammar_schema(schema) == {
+        **schema,
+        "properties": {**schema["properties"], **{k: props[k] for k in ("score", "even")}},
+    }
+    plain = tooling.grammar_schema(schema, max_length=50, plain_strings=True)["properties"]
+    assert plain["name"] == {"type": "string", "pattern": '^[^"\\\\\\x00-\\x1f]{2,50}$'}
+    assert plain["code"]["pattern"].endswith("{0,3}$")
+    assert tooling.grammar_schema({"type": "string"}, plain_strings=True)["pattern"].endswith("]*$")
+    # Every value valid under the rewritten schema is valid under the original one.
+    value = {"score": 3, "even": 4, "name": "Ann", "code": "ab", "steps": ["x"] * 12, "type": [1]}
+    assert tooling.schema_errors(value, out) == tooling.schema_errors(value, schema) == []

@@ -238,3 +238,21 @@ def test_grammar_strings_exclude_control_characters() -> None:
     (char_rule,) = [line for line in gbnf.splitlines() if line.startswith("char ::=")]
     assert char_rule.startswith(r'char ::= [^"\\\x7F\x00-\x1F] |')
     LlamaGrammar.from_string(gbnf, verbose=False)  # llama.cpp parses it
+
+
+def test_grammar_bounds_strings_and_arrays_by_default() -> None:
+    """Strings and arrays without a bound get the provider's grammar_max_length/grammar_max_items
+    (a small model looping inside a string or list cannot run into max_tokens); None turns it off."""
+    from llama_cpp import LlamaGrammar
+
+    from hayswitch_local import LocalSettings
+    from hayswitch_local.provider import json_grammar
+
+    settings = LocalSettings()
+    assert (settings.grammar_max_length, settings.grammar_max_items) == (160, 8)
+    schema = {"type": "object", "properties": {"t": {"type": "array", "items": {"type": "string"}}}, "required": ["t"]}
+    bounded = json_grammar(schema, max_length=3, max_items=2)
+    assert 't ::= "[" space (t-item ("," space t-item)?)? "]" space' in bounded
+    assert 't-item ::= "\\"" (char (char (char)?)?)? "\\"" space' in bounded
+    LlamaGrammar.from_string(bounded, verbose=False)
+    assert "char*" in json_grammar(schema)  # unbounded when asked

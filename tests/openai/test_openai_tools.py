@@ -240,6 +240,44 @@ def test_response_format_forms_are_sent_and_replies_checked(
         provider.generate("n?", {"response_format": schema})
 
 
+def test_grammar_schema_sends_bounded_schemas_and_validates_against_the_original(
+    make: Callable[..., OpenAIProvider], server: FakeServer
+) -> None:
+    """With grammar_schema (for llama.cpp's server), the schemas sent bound generation by
+    construction; the reply is still checked against the user's own schema. Off by default."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "age": {"type": "integer", "minimum": 0, "maximum": 3},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "mood": {"enum": ["ok", "bad"]},
+        },
+        "required": ["age", "tags"],
+    }
+    server.reply = lambda path, body: httpx2.Response(200, json=completion('{"age": 2, "tags": ["a"]}', "stop"))
+    plain = make(response_format_style="json_object_schema")
+    plain.generate("x", {"response_format": schema, "tools": [WEATHER]})
+    assert server.bodies("/chat/completions")[0]["response_format"] == {"type": "json_object", "schema": schema}
+    assert server.bodies("/chat/completions")[0]["tools"][0]["function"]["parameters"] == WEATHER["parameters"]
+    bounded = make(response_format_style="json_object_schema", grammar_schema=True, grammar_max_length=40)
+    bounded.generate("x", {"response_format": schema, "tools": [WEATHER]})
+    body = server.bodies("/chat/completions")[1]
+    sent = body["response_format"]["schema"]["properties"]
+    assert sent["age"] == {"enum": [0, 1, 2, 3]}
+    assert sent["tags"] == {
+        "type": "array",
+        "items": {"type": "string", "pattern": '^[^"\\\\\\x00-\\x1f]{0,40}$'},
+        "maxItems": 8,
+    }
+    assert sent["mood"] == {"enum": ["ok", "bad"]}
+    city = body["tools"][0]["function"]["parameters"]["properties"]["city"]
+    assert city["pattern"].endswith("{0,40}$")
+    # Validation uses the original schema: an age the grammar forbids would still be refused.
+    server.reply = lambda path, body: httpx2.Response(200, json=completion('{"age": 9, "tags": []}', "stop"))
+    with pytest.raises(ResponseError, match="9 is greater than the maximum of 3"):
+        bounded.generate("x", {"response_format": schema})
+
+
 def test_bad_tool_requests_send_nothing(make: Callable[..., OpenAIProvider], server: FakeServer) -> None:
     provider = make()
     for options in (

@@ -69,6 +69,7 @@ __all__ = [
     "check_tool_calls",
     "emulate_generation",
     "extract_json",
+    "grammar_schema",
     "guards_repeats",
     "needs_emulation",
     "new_call_id",
@@ -119,6 +120,66 @@ def schema_errors(instance: Any, schema: dict[str, Any], limit: int = 3) -> list
     for err in sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path))[:limit]:
         where = "/".join(str(p) for p in err.path) or "(root)"
         out.append(f"{where}: {err.message}")
+    return out
+
+
+_SMALL_RANGE = 256
+_RANGE_KEYS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_STRING_SHAPES = ("enum", "const", "pattern", "format")
+
+
+def grammar_schema(
+    schema: Any,
+    *,
+    max_length: int | None = None,
+    max_items: int | None = None,
+    plain_strings: bool = False,
+) -> Any:
+    """``schema`` rewritten for a backend that turns JSON schemas into a decoding grammar
+    (llama.cpp), so that generation is bounded by construction. Replies are still validated
+    against the original schema; every reply valid here is valid there.
+
+    * Bounded integer ranges (at most 256 values) become enums: llama.cpp's converter enforces
+      enums but ignores ``minimum``/``maximum``.
+    * ``max_length``: strings without a ``maxLength`` get this one (a small model can otherwise
+      loop inside a string until the token budget runs out, leaving cut-off JSON).
+    * ``max_items``: arrays without ``maxItems`` get this one (likewise for lists), never below their
+      ``minItems``.
+    * ``plain_strings``: free strings (no enum, const, pattern or format) become the pattern
+      ``^[^"\\<control characters>]{min,max}$``, which keeps raw control characters (invalid in
+      JSON, but admitted by llama.cpp's string rule) and escapes out of the reply, for servers whose
+      grammar hayswitch cannot edit.
+    """
+
+    def inner(node: Any) -> Any:
+        return grammar_schema(node, max_length=max_length, max_items=max_items, plain_strings=plain_strings)
+
+    if isinstance(schema, list):
+        return [inner(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: v if k in ("enum", "const", "default", "examples") else inner(v) for k, v in schema.items()}
+    kind = out.get("type")
+    if kind == "integer" and "enum" not in out:
+        low = out.get("minimum", out["exclusiveMinimum"] + 1 if isinstance(out.get("exclusiveMinimum"), int) else None)
+        high = out.get("maximum", out["exclusiveMaximum"] - 1 if isinstance(out.get("exclusiveMaximum"), int) else None)
+        if isinstance(low, int) and isinstance(high, int) and 0 <= high - low < _SMALL_RANGE:
+            step = out.get("multipleOf", 1) if isinstance(out.get("multipleOf"), int) else 1
+            values = [v for v in range(low, high + 1) if v % step == 0]
+            return {**{k: v for k, v in out.items() if k not in _RANGE_KEYS}, "enum": values}
+    if kind == "string" and not any(k in out for k in _STRING_SHAPES):
+        longest = out.get("maxLength", max_length)
+        if plain_strings:
+            shortest = out.get("minLength", 0)
+            bound = "*" if longest is None else f"{{{shortest},{max(longest, shortest)}}}"
+            if longest is None and shortest:
+                bound = f"{{{shortest},}}"
+            rest = {k: v for k, v in out.items() if k not in ("minLength", "maxLength")}
+            return {**rest, "pattern": '^[^"\\\\\\x00-\\x1f]' + bound + "$"}
+        if longest is not None:
+            out["maxLength"] = longest
+    if kind == "array" and max_items is not None and "maxItems" not in out:
+        out["maxItems"] = max(max_items, out.get("minItems", 0) if isinstance(out.get("minItems"), int) else 0)
     return out
 
 

@@ -30,6 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from hayswitch.errors import ConfigurationError, InvalidInputError, ProviderError
 from hayswitch.provider import InputType, Provider, ProviderSettings
+from hayswitch.tooling import grammar_schema
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
@@ -123,6 +124,23 @@ class LocalSettings(ProviderSettings):
     top_k: int = Field(default=40, ge=0, description="Default top-k sampling (0: disabled).")
     repeat_penalty: float = Field(default=1.1, ge=0, description="Penalty for repeated tokens (1.0: none).")
     seed: int = Field(default=42, ge=0, description="Sampling seed: the same seed gives the same text.")
+    grammar_max_length: int | None = Field(
+        default=160,
+        gt=0,
+        description=(
+            "Structured output and tool arguments: the maxLength the grammar gives strings whose schema sets none "
+            "(None: unbounded). Bounds generation by construction -- a small model can loop inside a string until "
+            "max_tokens and leave cut-off JSON. Replies are validated against the original schema."
+        ),
+    )
+    grammar_max_items: int | None = Field(
+        default=8,
+        gt=0,
+        description=(
+            "Likewise the maxItems the grammar gives arrays whose schema sets none (never below their minItems; "
+            "None: unbounded)."
+        ),
+    )
 
     @field_validator("device")
     @classmethod
@@ -165,47 +183,23 @@ def _onnx_installed() -> bool:
     return onnx_available()
 
 
-_SMALL_RANGE = 256
-
-
 _ANY_CHAR = '[^"\\\\]'
 _JSON_CHAR = '[^"\\\\\\x7F\\x00-\\x1F]'
 
 
-def json_grammar(schema: dict[str, Any]) -> str:
-    """The GBNF grammar of JSON valid against ``schema`` (llama-cpp-python's converter), with string
-    characters restricted as JSON requires: its converter admits raw control characters (e.g. a
-    newline) inside strings, which no JSON parser accepts."""
+def json_grammar(schema: dict[str, Any], *, max_length: int | None = None, max_items: int | None = None) -> str:
+    """The GBNF grammar of JSON valid against ``schema`` (llama-cpp-python's converter, on the schema
+    as :func:`hayswitch.tooling.grammar_schema` rewrites it: bounded integer ranges as enums, and
+    strings/arrays without a bound get ``max_length``/``max_items``), with string characters
+    restricted as JSON requires: its converter admits raw control characters (e.g. a newline)
+    inside strings, which no JSON parser accepts."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(_grammar_schema(schema)))
+    bounded = grammar_schema(schema, max_length=max_length, max_items=max_items)
+    gbnf = json_schema_to_gbnf(json.dumps(bounded))
     if _ANY_CHAR not in gbnf and "char ::=" in gbnf:
         raise RuntimeError("llama-cpp-python's JSON grammar changed: its string character rule was not found")
     return gbnf.replace(_ANY_CHAR, _JSON_CHAR)
-
-
-def _grammar_schema(node: Any) -> Any:
-    """The schema with bounded integer ranges spelled as enums: llama.cpp's schema-to-grammar
-    converter enforces enums but ignores ``minimum``/``maximum``, so ``{"type": "integer",
-    "minimum": 1, "maximum": 5}`` becomes ``{"enum": [1, 2, 3, 4, 5]}`` (ranges of at most 256
-    values). Everything else is kept; the base class still validates the reply."""
-    if isinstance(node, list):
-        return [_grammar_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _grammar_schema(value) for key, value in node.items()}
-    if out.get("type") == "integer" and "enum" not in out:
-        low = out.get("minimum", out["exclusiveMinimum"] + 1 if isinstance(out.get("exclusiveMinimum"), int) else None)
-        high = out.get("maximum", out["exclusiveMaximum"] - 1 if isinstance(out.get("exclusiveMaximum"), int) else None)
-        if isinstance(low, int) and isinstance(high, int) and 0 <= high - low < _SMALL_RANGE:
-            step = out.get("multipleOf", 1) if isinstance(out.get("multipleOf"), int) else 1
-            values = [v for v in range(low, high + 1) if v % step == 0]
-            rest = {k: v for k, v in out.items() if k not in _BOUNDS}
-            return {**rest, "enum": values}
-    return out
-
-
-_BOUNDS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 
 
 def _finish_reason(raw: Any) -> FinishReason:
@@ -369,7 +363,12 @@ class LocalProvider(Provider):
 
             try:
                 kwargs["grammar"] = LlamaGrammar.from_string(
-                    json_grammar(options.response_format.json_schema), verbose=False
+                    json_grammar(
+                        options.response_format.json_schema,
+                        max_length=s.grammar_max_length,
+                        max_items=s.grammar_max_items,
+                    ),
+                    verbose=False,
                 )
             except (ValueError, RuntimeError, KeyError, TypeError, NotImplementedError, AssertionError) as exc:
                 # llama-cpp-python's converter signals unsupported constructs with these (even asserts).

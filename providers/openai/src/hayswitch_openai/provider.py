@@ -42,7 +42,7 @@ from hayswitch.http import normalise_finish_reason
 from hayswitch.provider import InputType, Provider, ProviderSettings
 from hayswitch.retry import RetryPolicy
 from hayswitch.secrets import MissingSecretError, Secret, SecretField
-from hayswitch.tooling import new_call_id, parse_arguments
+from hayswitch.tooling import grammar_schema, new_call_id, parse_arguments
 from hayswitch.types import (
     Capabilities,
     EmbeddingResult,
@@ -190,6 +190,22 @@ class OpenAISettings(ProviderSettings):
             "'json_schema': {...}}, also vLLM, SGLang, LM Studio) or 'json_object_schema' ({'type': 'json_object', "
             "'schema': {...}}, which llama-cpp-python's server and Anyscale enforce with a grammar)."
         ),
+    )
+    grammar_schema: bool = Field(
+        default=False,
+        description=(
+            "The server turns JSON schemas into a decoding grammar (llama.cpp's server): send it the response_format "
+            "and tool schemas rewritten so generation is bounded by construction -- bounded integer ranges as enums, "
+            "free strings as a pattern without control characters and at most grammar_max_length long, arrays at "
+            "most grammar_max_items long (where the schema sets no bound). Replies are validated against the "
+            "original schemas. Off by default: OpenAI's own structured outputs refuse some of these keywords."
+        ),
+    )
+    grammar_max_length: int | None = Field(
+        default=160, gt=0, description="With grammar_schema: the maxLength of strings whose schema sets none."
+    )
+    grammar_max_items: int | None = Field(
+        default=8, gt=0, description="With grammar_schema: the maxItems of arrays whose schema sets none."
     )
 
     @field_validator("base_url")
@@ -551,6 +567,13 @@ class OpenAIProvider(Provider):
         return self._learn_dimension(self._parse_embeddings(response, len(texts)))
 
     # ------------------------------------------------------------------ generation
+    def _grammar_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        s = self.settings
+        bounded: dict[str, Any] = grammar_schema(
+            schema, max_length=s.grammar_max_length, max_items=s.grammar_max_items, plain_strings=True
+        )
+        return bounded
+
     def _chat_params(self, messages: list[Message], options: GenerationOptions, *, stream: bool) -> dict[str, Any]:
         s = self.settings
         params: dict[str, Any] = {"model": s.chat_model, "messages": [_message_param(m) for m in messages]}
@@ -564,12 +587,17 @@ class OpenAIProvider(Provider):
             params["stop"] = list(options.stop)
         if options.response_format is not None:
             fmt = options.response_format
+            if s.grammar_schema:
+                fmt = fmt.model_copy(update={"schema_": self._grammar_schema(fmt.json_schema)})
             if s.response_format_style == "json_object_schema":
                 params["response_format"] = {"type": "json_object", "schema": fmt.json_schema}
             else:
                 params["response_format"] = fmt.to_openai()
         if options.tools:
-            params["tools"] = [_tool_param(t) for t in options.tools]
+            tools = options.tools
+            if s.grammar_schema:
+                tools = [t.model_copy(update={"parameters": self._grammar_schema(t.parameters)}) for t in tools]
+            params["tools"] = [_tool_param(t) for t in tools]
             choice = options.tool_choice
             # Sent explicitly (also "auto"): some servers (llama.cpp's function-calling formats)
             # ignore the tools unless a choice is given.
