@@ -753,3 +753,39 @@ def test_grammar_schema_bounds_generation_without_loosening_the_schema() -> None
     # Every value valid under the rewritten schema is valid under the original one.
     value = {"score": 3, "even": 4, "name": "Ann", "code": "ab", "steps": ["x"] * 12, "type": [1]}
     assert tooling.schema_errors(value, out) == tooling.schema_errors(value, schema) == []
+
+
+class ChoosingModel(PromptedModel):
+    """An emulated-tools backend with choice guidance (as Gradient has)."""
+
+    chosen = "add"
+
+    def _choose(self, messages: list[Message], options: GenerationOptions, choices: list[str]) -> str | None:
+        self.choices = choices
+        return self.chosen
+
+
+def test_choice_guidance_narrows_the_emulated_call_to_the_chosen_tool() -> None:
+    provider = ChoosingModel(retry=NO_RETRY)
+    provider.results = [result('{"tool": "add", "arguments": {"a": 1, "b": 2}}')]
+    reply = provider.generate("add 1 and 2", {"tools": [WEATHER, ADD]})
+    assert provider.choices == ["get_weather", "add", tooling.ANSWER_CHOICE]
+    assert [c.name for c in reply.tool_calls] == ["add"]
+    system = provider.seen[0][0][0].content
+    assert "- add:" in system
+    assert "- get_weather:" not in system
+    # "answer": no tool is offered to the reply, which is the plain-text answer.
+    provider.chosen = tooling.ANSWER_CHOICE
+    provider.results = [result("Three.")]
+    assert provider.generate("add 1 and 2", {"tools": [WEATHER, ADD]}).text == "Three."
+    assert "You can call these tools" not in provider.seen[1][0][0].content
+    # required: names only; one tool: nothing to choose; an unknown reply: unchanged options.
+    provider.chosen = "nope"
+    provider.results = [result('{"tool": "get_weather", "arguments": {"city": "Rome"}}')]
+    provider.generate("x", {"tools": [WEATHER, ADD], "tool_choice": "required"})
+    assert provider.choices == ["get_weather", "add"]
+    assert "- add:" in provider.seen[2][0][0].content
+    provider.choices = []
+    provider.results = [result('{"tool": "get_weather", "arguments": {"city": "Rome"}}')]
+    provider.generate("x", {"tools": [WEATHER]})
+    assert provider.choices == []

@@ -197,3 +197,70 @@ def test_haystack_agent_on_gradient_through_the_emulation(live_emulator: Emulato
     assert messages[2].tool_call_result.result == "sunny, 24 C"
     assert result["last_message"].text == "Paris: sunny, 24 C."
     assert result["last_message"].meta["provider"] == "gradient"
+
+
+ADD = {
+    "name": "add",
+    "description": "Add two integers.",
+    "parameters": {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    },
+}
+
+
+def _spied(provider: Provider) -> list[tuple[list[Message], Any]]:
+    sent: list[tuple[list[Message], Any]] = []
+    inner = provider._generate
+
+    def spy(msgs: list[Message], opts: Any) -> Any:
+        result = inner(msgs, opts)
+        sent.append((list(msgs), opts, result.text))
+        return result
+
+    provider._generate = spy  # type: ignore[method-assign]
+    return sent  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("tool_choice", ["required", "auto"])
+def test_choice_guidance_picks_the_tool_among_names(live_emulator: EmulatorServer, tool_choice: str) -> None:
+    """With several tools, the tool of an emulated call is chosen first with Gradient's choice
+    guidance (the reply is one of the names, plus "answer" under auto); the call itself is then
+    asked of that tool only."""
+    provider = _provider()
+    sent = _spied(provider)
+    try:
+        try:
+            provider.generate(QUESTION, {"tools": [WEATHER, ADD], "tool_choice": tool_choice})
+        except ResponseError:
+            pass  # the emulator's base model cannot write the call's JSON; the request shape is what counts
+    finally:
+        provider.close()
+    (choice_messages, choice_options, chosen), (call_messages, _, _) = sent[0], sent[1]
+    expected = ["get_weather", "add"] + (["answer"] if tool_choice == "auto" else [])
+    assert choice_options.guidance == expected
+    assert chosen in expected
+    assert "Reply with only the name of the tool to call" in choice_messages[-1].content
+    system = call_messages[0].content
+    if chosen == "answer":
+        assert "You can call these tools" not in system  # answering: no tool instructions
+    else:
+        assert f"- {chosen}:" in system
+        assert "You must call a tool now." in system
+        other = {"get_weather", "add"} - {chosen}
+        assert f"- {other.pop()}:" not in system
+
+
+def test_choice_guidance_is_skipped_when_off_or_unsupported(live_emulator: EmulatorServer) -> None:
+    for settings in ({"tool_choice_guidance": False}, {"base_model_slug": "bloom-560m"}):
+        provider = _provider(**settings)
+        sent = _spied(provider)
+        try:
+            result = provider.generate(QUESTION, {"tools": [WEATHER, ADD]})
+        finally:
+            provider.close()
+        assert result.meta["emulated"] is True  # the plain emulated request, answered in text
+        assert all(getattr(opts, "guidance", None) is None for _, opts, _ in sent[-1:])
+        assert "- get_weather:" in sent[-1][0][0].content
+        assert "- add:" in sent[-1][0][0].content

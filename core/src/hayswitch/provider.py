@@ -176,6 +176,8 @@ class Provider(ABC):
     * :meth:`_generate`, :meth:`_stream` -- generation.
     * :meth:`_aembed`, :meth:`_agenerate`, :meth:`_astream` -- native async (defaults run the
       sync hook in a worker thread).
+    * :meth:`_choose` -- a reply constrained to one of a few strings (choice guidance), used to
+      pick the tool of an emulated call.
     * :meth:`close` -- release clients and pools.
     """
 
@@ -351,6 +353,13 @@ class Provider(ABC):
 
     async def _agenerate(self, messages: list[Message], options: GenerationOptions) -> GenerationResult:
         return await asyncio.to_thread(self._generate, messages, options)
+
+    def _choose(self, messages: list[Message], options: GenerationOptions, choices: list[str]) -> str | None:
+        """Optional hook: a reply constrained to exactly one of ``choices`` (a backend's choice
+        guidance), or None when the backend cannot constrain this choice (the default). The
+        emulation layer uses it to pick the tool of an emulated call before its arguments (see
+        :func:`hayswitch.tooling.emulate_generation`)."""
+        return None
 
     def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[GenerationChunk]:
         raise UnsupportedOperation(self.name, "streaming")

@@ -26,6 +26,7 @@ This module does not import Haystack.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from hayswitch.provider import Provider
 
 __all__ = [
+    "ANSWER_CHOICE",
     "CUTOFF_GROWTH",
     "CUTOFF_MAX_GROWTH",
     "EMULATION_ATTEMPTS",
@@ -67,6 +69,7 @@ __all__ = [
     "check_result",
     "check_structured_text",
     "check_tool_calls",
+    "choose_tool",
     "emulate_generation",
     "extract_json",
     "grammar_schema",
@@ -593,6 +596,35 @@ def _parse_reply(
     return "", calls
 
 
+ANSWER_CHOICE = "answer"
+"""The choice standing for "no tool, answer now" in :func:`choose_tool` (under ``tool_choice="auto"``)."""
+
+
+def choose_tool(provider: Provider, messages: Sequence[Message], options: GenerationOptions) -> GenerationOptions:
+    """Where the provider constrains a reply to one of a few strings (its :meth:`~hayswitch.Provider._choose`
+    hook, e.g. Gradient's choice guidance), the tool of an emulated call is chosen that way first:
+    among the offered tools' names (plus :data:`ANSWER_CHOICE` under ``tool_choice="auto"``).
+    Returns the options narrowed to the chosen tool (``tool_choice={"name": ...}``), or to
+    ``tool_choice="none"`` when the choice is to answer; unchanged when there is nothing to choose
+    or the provider cannot."""
+    offered = [t.name for t in _offered_tools(options)]
+    auto = options.tool_choice in (None, "auto")
+    choices = offered + ([ANSWER_CHOICE] if auto and ANSWER_CHOICE not in offered else [])
+    if len(offered) < 2 or (not auto and options.tool_choice != "required"):
+        return options  # one tool (or a named one): nothing to choose among names
+    question = "Reply with only the name of the tool to call"
+    question += f", or {ANSWER_CHOICE!r} to answer without a tool." if ANSWER_CHOICE in choices else "."
+    rendered = _render(messages, _tools_prompt(options), tools_as_text=True)
+    asked = [*rendered, Message.user(question)]
+    chosen = provider.retry_policy.call(lambda: provider._choose(asked, options, choices))
+    if chosen is None or chosen.strip() not in choices:
+        return options
+    chosen = chosen.strip()
+    if chosen == ANSWER_CHOICE and ANSWER_CHOICE not in offered:
+        return options.model_copy(update={"tool_choice": "none"})
+    return options.model_copy(update={"tool_choice": NamedToolChoice(name=chosen)})
+
+
 def _emulated_request(
     messages: Sequence[Message], options: GenerationOptions, capabilities: Capabilities
 ) -> tuple[list[Message], GenerationOptions, bool]:
@@ -834,12 +866,13 @@ def emulate_generation(provider: Provider, messages: Sequence[Message], options:
 
     :raises ResponseError: (not retryable) if no valid reply came in :data:`EMULATION_ATTEMPTS` tries.
     """
-    rendered, inner, tools_emulated = _emulated_request(messages, options, provider.capabilities)
+    asked = choose_tool(provider, messages, options) if provider.capabilities.tools == "emulated" else options
+    rendered, inner, tools_emulated = _emulated_request(messages, asked, provider.capabilities)
     last: ResponseError | None = None
     for _ in range(EMULATION_ATTEMPTS):
         result = provider.retry_policy.call(lambda m=rendered, o=inner: provider._generate(m, o))  # type: ignore[misc]
         try:
-            accepted = _accept(result, messages, options, tools_emulated, provider.name)
+            accepted = _accept(result, messages, asked, tools_emulated, provider.name)
         except ResponseError as exc:
             last = exc
             rendered = _feedback(rendered, result.text, exc)
@@ -852,12 +885,17 @@ async def aemulate_generation(
     provider: Provider, messages: Sequence[Message], options: GenerationOptions
 ) -> GenerationResult:
     """Async twin of :func:`emulate_generation`."""
-    rendered, inner, tools_emulated = _emulated_request(messages, options, provider.capabilities)
+    asked = (
+        await asyncio.to_thread(choose_tool, provider, messages, options)
+        if provider.capabilities.tools == "emulated"
+        else options
+    )
+    rendered, inner, tools_emulated = _emulated_request(messages, asked, provider.capabilities)
     last: ResponseError | None = None
     for _ in range(EMULATION_ATTEMPTS):
         result = await provider.retry_policy.acall(lambda m=rendered, o=inner: provider._agenerate(m, o))  # type: ignore[misc]
         try:
-            accepted = _accept(result, messages, options, tools_emulated, provider.name)
+            accepted = _accept(result, messages, asked, tools_emulated, provider.name)
         except ResponseError as exc:
             last = exc
             rendered = _feedback(rendered, result.text, exc)

@@ -31,6 +31,7 @@ from hayswitch.errors import (
     ConfigurationError,
     HayswitchError,
     InvalidInputError,
+    InvalidRequestError,
     NotFoundError,
     ProviderError,
     RateLimitError,
@@ -119,6 +120,7 @@ class GradientProvider(Provider, FineTuning):
     def setup(self) -> None:
         """Resolve the secrets and build the SDK client (no network traffic)."""
         s = self.settings
+        self._no_guidance = False
         token = s.access_token.resolve_value()
         workspace = s.workspace_id.resolve_value()
         if not token:
@@ -338,6 +340,28 @@ class GradientProvider(Provider, FineTuning):
             model=label,
             meta={"model_id": model_id, "finish_reason": raw_finish, "query": query},
         )
+
+    def _choose(self, messages: list[Message], options: GenerationOptions, choices: list[str]) -> str | None:
+        """One of ``choices`` through Gradient's choice guidance (``{"type": "choice", "value": choices}``),
+        or None where guidance does not apply: ``tool_choice_guidance`` off, more than 10 choices, a
+        choice longer than 32 characters, or a model without guidance (remembered for this instance)."""
+        if (
+            not self.settings.tool_choice_guidance
+            or self._no_guidance
+            or not 1 <= len(choices) <= 10
+            or any(not 1 <= len(c) <= 32 for c in choices)
+        ):
+            return None
+        base = options if isinstance(options, GradientOptions) else GradientOptions()
+        guided = base.model_copy(update={"guidance": list(choices), "max_tokens": 16, "tools": None})
+        try:
+            text = self._generate(messages, guided).text.strip()
+        except (InvalidInputError, InvalidRequestError) as exc:
+            if "guidance" not in str(exc).lower():
+                raise
+            self._no_guidance = True  # e.g. modelDoesNotSupportGuidance: emulate without it
+            return None
+        return text if text in choices else None
 
     # ------------------------------------------------------------------ fine-tuning
     def _adapter_info(self, entry: _ModelEntry, bases: Mapping[str, str] | None = None) -> AdapterInfo:

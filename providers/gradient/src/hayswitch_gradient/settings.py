@@ -49,6 +49,10 @@ class GradientSettings(ProviderSettings):
     :param guidance: default guided-generation choices: the reply is one of them.
     :param auto_template: let the server wrap the prompt in the model's template (server default:
         true). Also decides how chat messages are flattened (see the provider docs).
+    :param tool_choice_guidance: pick the tool of an emulated tool call with choice guidance (the
+        reply constrained to one of the tool names, plus ``"answer"`` under ``tool_choice="auto"``)
+        before its arguments are generated; skipped for more than 10 choices or names longer than
+        32 characters, and for models without guidance.
     :param timeout: seconds per request (connect + each read), embeddings and generation.
     :param fine_tune_timeout: seconds per fine-tuning request (training happens synchronously).
     :param max_connections: HTTP connections kept per host (at least the request concurrency).
@@ -66,6 +70,7 @@ class GradientSettings(ProviderSettings):
     top_p: float | None = Field(default=None, gt=0, le=1)
     guidance: list[GuidanceChoice] | None = Field(default=None, min_length=1, max_length=10)
     auto_template: bool | None = None
+    tool_choice_guidance: bool = True
     timeout: float = Field(default=60.0, gt=0, le=3600)
     fine_tune_timeout: float = Field(default=600.0, gt=0, le=86400)
     max_connections: int = Field(default=32, gt=0, le=1024)
