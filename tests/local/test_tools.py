@@ -141,7 +141,7 @@ def test_unsupported_schema_is_a_clear_error(local_provider: Provider) -> None:
 
 
 def test_tool_call_is_a_well_formed_call_of_a_declared_tool(local_provider: Provider) -> None:
-    result = local_provider.generate("What is the weather in Paris?", {**SHORT, "tools": [WEATHER, ADD]})
+    result = local_provider.generate("Tell me the current weather in Oslo.", {**SHORT, "tools": [WEATHER, ADD]})
     assert result.finish_reason == "tool_calls"
     (call,) = result.tool_calls
     assert call.name in ("get_weather", "add")

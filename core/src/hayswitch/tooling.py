@@ -484,7 +484,12 @@ def _tools_prompt(options: GenerationOptions) -> str:
             lines.append(f'To give the final answer, reply with only {{"answer": <JSON valid against {schema}>}}')
         else:
             lines.append('To give the final answer, reply with only this JSON: {"answer": "<your answer>"}')
-        lines.append("Call a tool only when you need its result; once tool results answer the question, answer.")
+        # Measured with SmolLM2-135M on bench/tools_bench.py's 20 tasks: this wording gets more right calls
+        # than "Call a tool only when you need its result" (8/20 against 6/20 on the first reply).
+        lines.append(
+            "If one of the tools can answer the question, call it first. Once tool results answer the question, "
+            "give the final answer."
+        )
     else:
         lines.append("You must call a tool now.")
     return "\n".join(lines)
