@@ -12,8 +12,9 @@ Measures, per provider:
 Providers: ``local`` (SmolLM2-135M through llama-cpp-python; JSON schema -> grammar, tools emulated
 through the same grammar) and ``openai`` against llama-cpp-python's OpenAI-compatible server with
 the same model (``chat_format="chatml-function-calling"`` for native tool calls; response_format sent
-as ``{"type": "json_object", "schema": ...}``, the form that server enforces), started here on a
-free loopback port.
+as ``{"type": "json_object", "schema": ...}``, the form that server enforces, with
+``grammar_schema=True`` so the schemas it turns into grammars are bounded), started here on a free
+loopback port.
 
     python bench/tools_bench.py                       # both providers
     python bench/tools_bench.py --providers local --json bench/results/tools.json
