@@ -134,7 +134,11 @@ def test_query_prompt_changes_query_vectors_only(local_provider: Provider) -> No
     prompted_q = prompted.embed_text("How do I index files?").vector
     assert plain_q != prompted_q
     assert prompted.embed_documents(["How do I index files?"]).vectors[0] == plain_q
-    assert prompted.vector_settings_fingerprint() == {"document_prompt": "", "query_prompt": "query: "}
+    # the default backend (auto) runs the int8 graph on CPU, whose vectors are cached apart
+    expected = {"document_prompt": "", "query_prompt": "query: ", "numerics": "int8"}
+    assert prompted.vector_settings_fingerprint() == expected
+    torch_prompted = hayswitch.get_provider("local", query_prompt="query: ", embedding_backend="torch")
+    assert torch_prompted.vector_settings_fingerprint() == {"document_prompt": "", "query_prompt": "query: "}
 
 
 @slow
