@@ -205,6 +205,7 @@ class OnnxEmbedder:
             "max_seq_length": self._tok.max_seq_length,
             "do_lower_case": self._tok.do_lower_case,
             "input_names": self._tok.input_names,
+            "dimension": self._tok.dimension,
         }
 
     @property
