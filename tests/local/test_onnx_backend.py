@@ -178,6 +178,12 @@ def test_a_refused_int8_graph_falls_back_to_fp32_with_a_warning(
     assert "refused" in caplog.text
     assert not list(target.glob("model.int8*.onnx"))  # the refused graph is not kept
     assert list(target.glob("model.int8*.json"))  # but the verdict is, so it is not rebuilt each start
+    # the default (auto) only prefers int8: its fallback is not worth a warning on every start
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hayswitch_local.onnx"):
+        embedder = onnx_backend.load_onnx_embedder(model_dir, "int8", explicit=False)
+    assert embedder.variant == "fp32"
+    assert [r.levelno for r in caplog.records if "refused" in r.getMessage()] == [logging.INFO]
 
 
 def test_auto_falls_back_to_pytorch_when_onnx_cannot_be_used(
@@ -185,7 +191,7 @@ def test_auto_falls_back_to_pytorch_when_onnx_cannot_be_used(
 ) -> None:
     from hayswitch_local import provider as provider_module
 
-    def broken(path: Path, variant: str) -> Any:
+    def broken(path: Path, variant: str, *, explicit: bool = True) -> Any:
         raise ConfigurationError("simulated export failure")
 
     monkeypatch.setattr(provider_module, "load_onnx", broken)

@@ -240,10 +240,11 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int | None, n_batch: int) -
     return _get_or_load(key, load)
 
 
-def load_onnx(path: Path, variant: str) -> LoadedModel:
+def load_onnx(path: Path, variant: str, *, explicit: bool = True) -> LoadedModel:
     """The sentence-transformers model in ``path`` on ONNX Runtime (``variant`` ``"fp32"`` or
     ``"int8"``), exported and cached on disk at first use, loaded once per process (see
-    :mod:`hayswitch_local.onnx_backend`).
+    :mod:`hayswitch_local.onnx_backend`). ``explicit``: the variant was asked for by name (a refused
+    int8 graph is then a warning, not an info message).
 
     :raises ConfigurationError: if onnxruntime is missing or the model cannot be exported.
     """
@@ -253,6 +254,6 @@ def load_onnx(path: Path, variant: str) -> LoadedModel:
         _offline_hub()
         from hayswitch_local.onnx_backend import load_onnx_embedder
 
-        return load_onnx_embedder(path, "int8" if variant == "int8" else "fp32")
+        return load_onnx_embedder(path, "int8" if variant == "int8" else "fp32", explicit=explicit)
 
     return _get_or_load(key, load)

@@ -482,7 +482,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT else None
 
 
-def _ensure_files(model_dir: Path, variant: OnnxVariant) -> tuple[Path, OnnxVariant, dict[str, Any]]:
+def _ensure_files(
+    model_dir: Path, variant: OnnxVariant, *, explicit: bool = True
+) -> tuple[Path, OnnxVariant, dict[str, Any]]:
     """The cached graph for ``variant`` (exporting/quantizing it first if needed) and its sidecar."""
     from filelock import FileLock
 
@@ -520,7 +522,8 @@ def _ensure_files(model_dir: Path, variant: OnnxVariant) -> tuple[Path, OnnxVari
             _write_json(int8_meta, qmeta)
         if qmeta["quality"].get("int8_accepted") and int8.is_file():
             return int8, "int8", qmeta
-        logger.warning(
+        logger.log(
+            logging.WARNING if explicit else logging.INFO,
             "int8 quantization of %s was refused (mean cosine to fp32 %.4f < %.2f on the probe set); using the "
             "fp32 ONNX graph instead",
             model_dir,
@@ -530,8 +533,11 @@ def _ensure_files(model_dir: Path, variant: OnnxVariant) -> tuple[Path, OnnxVari
         return fp32, "fp32", {**meta, "quality": qmeta["quality"]}
 
 
-def load_onnx_embedder(model_dir: Path, variant: OnnxVariant = "fp32") -> OnnxEmbedder:
+def load_onnx_embedder(model_dir: Path, variant: OnnxVariant = "fp32", *, explicit: bool = True) -> OnnxEmbedder:
     """The ONNX Runtime embedder for the sentence-transformers model in ``model_dir``.
+
+    A refused int8 graph falls back to fp32 with a warning when int8 was asked for (``explicit``),
+    and with an info message when it was only the default's first choice.
 
     :raises ConfigurationError: if onnxruntime/onnx are missing, or the model cannot be exported
         or does not reproduce its PyTorch vectors.
@@ -542,7 +548,7 @@ def load_onnx_embedder(model_dir: Path, variant: OnnxVariant = "fp32") -> OnnxEm
             "brings them); or set embedding_backend='torch'."
         )
     try:
-        path, used, meta = _ensure_files(model_dir, variant)
+        path, used, meta = _ensure_files(model_dir, variant, explicit=explicit)
         return OnnxEmbedder(model_dir, path, used, meta)
     except ConfigurationError:
         raise

@@ -275,7 +275,7 @@ class LocalProvider(Provider):
         if backend == "auto" and str(path) in _ONNX_REFUSED:
             return "torch", self.embedder()
         try:
-            loaded = load_onnx(path, variant)
+            loaded = load_onnx(path, variant, explicit=backend != "auto")
         except ConfigurationError as exc:
             if backend != "auto":
                 raise
