@@ -78,7 +78,7 @@ def contents(store: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str
 
     opened = PassageStore.open(StoreLocation.parse(store))
     files = {Path(key).name: rec for key, rec in opened.manifest().items()}
-    got = opened.passages.get(include=["documents", "metadatas", "embeddings"])
+    got = opened.get_passages(include=["documents", "metadatas", "embeddings"])
     docs = [
         {"id": i, "content": c, "meta": m, "embedding": list(e)}
         for i, c, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)

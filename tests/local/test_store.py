@@ -392,17 +392,73 @@ def test_ctrl_c_during_a_commit_waits_for_the_commit_to_finish(tmp_path: Path, m
     assert 0 < len(changed) < 12
 
 
-def test_passages_left_by_a_crash_mid_commit_are_removed(corpus: Path, tmp_path: Path) -> None:
+def test_passages_left_by_a_crash_mid_commit_are_removed(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that dies inside a commit (after the new passages, before the manifest) leaves
+    its journal; the next run removes the passages the manifest does not account for."""
+    from hayswitch.cli.index import index_paths
+    from hayswitch.cli.store import PassageStore
+
+    store = tmp_path / "store"
+    index_paths([corpus], store_path=store, provider="fake", progress=False, cache=False)
+    (corpus / "install.txt").write_text("Install hayswitch from PyPI. It needs Python 3.11 or newer.\n")
+
+    def power_loss(self: PassageStore, keys: Any) -> None:
+        raise SystemExit("power loss")  # nothing after the passage upsert runs, as with kill -9
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PassageStore, "_write_manifest", power_loss)
+        with pytest.raises(SystemExit):
+            index_paths([corpus], store_path=store, provider="fake", progress=False, cache=False)
+    assert any("PyPI" in t for t in _texts(store))  # the new passage is there, the manifest is not
+    with pytest.raises(AssertionError):
+        _consistent(store)
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert "removed 1 passage(s) left by an interrupted earlier run" in result.stderr
+    assert "1 changed" in result.stdout  # then install.txt is indexed again, whole
+    _consistent(store)
+    assert any("PyPI" in t for t in _texts(store))
+
+
+def _first_format(store: Path) -> dict[str, Any]:
+    """Rewrite a store's manifest as the first Chroma format wrote it (one record per file, no
+    sizes or times); returns the records."""
     from hayswitch.cli.store import PassageStore, StoreLocation
+
+    opened = PassageStore.open(StoreLocation.parse(store))
+    records = opened.manifest()
+    opened.files.delete(ids=opened.files.get()["ids"])
+    opened.files.add(
+        ids=list(records),
+        embeddings=[[0.0]] * len(records),
+        metadatas=[{"path": r.path, "sha256": r.sha256, "passages": r.passages} for r in records.values()],
+    )
+    return records
+
+
+def test_a_store_of_the_first_format_is_upgraded_and_repaired(corpus: Path, tmp_path: Path) -> None:
+    """A store written by the first Chroma format (no journal) is read, its stray passages found
+    by count, and its manifest moved into buckets."""
+    from hayswitch.cli.store import FILES, PassageStore, StoreLocation
 
     store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0
+    records = _first_format(store)
     opened = PassageStore.open(StoreLocation.parse(store))
-    # Passages upserted, then the process died before the manifest was updated.
     opened.passages.upsert(ids=["orphan-1", "orphan-2"], embeddings=[[0.1] * 64, [0.2] * 64], documents=["x", "y"])
+    assert {k: r.sha256 for k, r in opened.manifest().items()} == {k: r.sha256 for k, r in records.items()}
+
     result = index(corpus, store)
     assert result.exit_code == 0, result.output
     assert "removed 2 passage(s) left by an interrupted earlier run" in result.stderr
+    assert "0 new, 0 changed, 3 unchanged" in result.stdout
+    reopened = PassageStore.open(StoreLocation.parse(store))
+    assert all(i.startswith("bucket-") for i in reopened.client.get_collection(FILES).get()["ids"])
+    assert {k: (r.sha256, r.passages) for k, r in reopened.manifest().items()} == {
+        k: (r.sha256, r.passages) for k, r in records.items()
+    }
     _consistent(store)
 
 
@@ -672,17 +728,11 @@ def test_a_store_without_recorded_file_times_is_hashed_once_then_not_read(
 ) -> None:
     """A manifest written without sizes and times (by an earlier hayswitch, or for files modified
     just before indexing) is completed by the next run, which hashes those files once."""
-    from hayswitch.cli.store import PassageStore, StoreLocation
 
     store = tmp_path / "store"
     assert index(corpus, store).exit_code == 0  # files just written: nothing trusted yet
     assert all(rec.size is None for rec in _consistent(store).values())
-    opened = PassageStore.open(StoreLocation.parse(store))
-    got = opened.files.get(include=["metadatas"])
-    assert all(meta["size"] == -1 and meta["mtime_ns"] == -1 for meta in got["metadatas"])
-    # (as a manifest of an earlier hayswitch, without the keys at all)
-    opened.files.update(ids=got["ids"], metadatas=[{**m, "size": None, "mtime_ns": None} for m in got["metadatas"]])
-    assert all("size" not in m for m in opened.files.get(include=["metadatas"])["metadatas"])
+    assert all(r.size is None and r.mtime_ns is None for r in _first_format(store).values())
 
     _age(corpus)
     reads = _count_reads(monkeypatch)
@@ -710,3 +760,109 @@ def test_stat_signature_refuses_racy_and_torn_reads(tmp_path: Path) -> None:
     recent = now - int(RACY_SECONDS * 1e9) + 1
     os.utime(path, ns=(recent, recent))
     assert stat_signature(path.stat(), 10, now_ns=now) == (None, None)  # may change again within its tick
+
+
+# --------------------------------------------------------------------------- shards and the log
+
+
+def _shards_of(store: Path) -> dict[str, set[int]]:
+    """For each file (by name), the shards holding its passages."""
+    from hayswitch.cli.store import PassageStore, StoreLocation
+
+    opened = PassageStore.open(StoreLocation.parse(store))
+    found: dict[str, set[int]] = {}
+    for number, shard in opened.shards.items():
+        for meta in shard.get(include=["metadatas"])["metadatas"]:
+            found.setdefault(Path(meta["file_key"]).name, set()).add(number)
+    return found
+
+
+def _topics(tmp_store: Path) -> dict[str, str]:
+    from hayswitch.cli.store import PassageStore, StoreLocation
+
+    opened = PassageStore.open(StoreLocation.parse(tmp_store))
+    return {str(c.id): c.name for c in opened.client.list_collections()}
+
+
+def test_a_large_store_is_sharded_and_searched_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SHARD_PASSAGES a new shard (collection) is started; a file's passages stay in one
+    shard; a search over the shards ranks like one collection; an edit writes only its shard."""
+    from chromadb.api.models.Collection import Collection
+
+    from hayswitch.cli import store as store_module
+    from hayswitch.cli.ask import retrieve_passages
+    from hayswitch.cli.index import index_paths
+
+    corpus = _many(tmp_path, count=12)  # 3 passages per file
+    whole, sharded = tmp_path / "whole", tmp_path / "sharded"
+    index_paths([corpus], store_path=whole, provider="fake", progress=False, cache=False)
+    monkeypatch.setattr(store_module, "SHARD_PASSAGES", 8)
+    report = index_paths([corpus], store_path=sharded, provider="fake", progress=False, cache=False)
+    assert report.passages_total == 36
+    shards = _shards_of(sharded)
+    assert all(len(numbers) == 1 for numbers in shards.values()), shards  # a file is never split
+    assert sorted({n for numbers in shards.values() for n in numbers}) == [0, 1, 2, 3, 4, 5]  # 2 files each
+    assert _consistent(sharded).keys() == _consistent(whole).keys()
+
+    for question in ("word3x100 word3x101", "word11x500", "word0x5 word7x7 word9x250"):
+        one = retrieve_passages(question, store_path=whole, provider="fake", top_k=4)
+        many = retrieve_passages(question, store_path=sharded, provider="fake", top_k=4)
+        assert [(s["file"], s["passage"]) for s in many.sources] == [(s["file"], s["passage"]) for s in one.sources]
+        assert [s["score"] for s in many.sources] == pytest.approx([s["score"] for s in one.sources], abs=1e-4)
+
+    written: list[str] = []
+    for method in ("upsert", "delete"):
+        original = getattr(Collection, method)
+
+        def spy(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            written.append(self.name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Collection, method, spy)
+    (corpus / "f05.md").write_text(" ".join(f"edited5x{j}" for j in range(130)))  # 3 passages -> 2
+    (corpus / "f09.md").unlink()
+    _age(corpus)
+    report = index_paths([corpus], store_path=sharded, provider="fake", progress=False, cache=False)
+    assert (report.files_changed, report.files_removed, report.passages_total) == (1, 1, 32)
+    touched = {name for name in written if name.startswith("hayswitch_passages")}
+    assert touched == {store_module.shard_name(n) for n in (*shards["f05.md"], *shards["f09.md"])}
+    assert _shards_of(sharded)["f05.md"] == shards["f05.md"]
+    assert "f09.md" not in _shards_of(sharded)
+    _consistent(sharded)
+    (tmp_path / "more").mkdir()
+    new = index_paths(
+        [corpus, _many(tmp_path / "more", count=3)],
+        store_path=sharded,
+        provider="fake",
+        progress=False,
+        cache=False,
+    )
+    assert new.files_new == 3
+    assert max(n for numbers in _shards_of(sharded).values() for n in numbers) == 7  # shard 5 was full: new files go to 6 and 7
+
+
+def test_an_index_run_leaves_no_log_for_the_next_process_to_replay(tmp_path: Path) -> None:
+    """Chroma keeps writes since its last index save in a log that every process opening the
+    collection replays; the end of an index run saves the indexes, so nothing is left to replay."""
+    import sqlite3
+
+    from hayswitch.cli.index import index_paths
+
+    corpus = _many(tmp_path, count=40)  # 120 passages: under Chroma's 1,000-write save threshold
+    store = tmp_path / "store"
+    index_paths([corpus], store_path=store, provider="fake", progress=False, cache=False)
+    (corpus / "f01.md").write_text("changed " * 50)
+    index_paths([corpus], store_path=store, provider="fake", progress=False, cache=False)
+    names = _topics(store)
+    with sqlite3.connect(store / "chroma.sqlite3") as db:
+        logged = dict(db.execute("SELECT topic, MAX(seq_id) FROM embeddings_queue GROUP BY topic").fetchall())
+        saved = dict(
+            db.execute(
+                "SELECT s.collection, m.seq_id FROM segments s JOIN max_seq_id m ON m.segment_id = s.id "
+                "WHERE s.scope = 'VECTOR'"
+            ).fetchall()
+        )
+    assert {names[c] for c in saved} >= {"hayswitch_passages", "hayswitch_files"}
+    for topic, last in logged.items():
+        collection = topic.rsplit("/", 1)[-1]
+        assert saved.get(collection, -1) >= last, f"{names.get(collection)}: log up to {last}, index saved at {saved}"

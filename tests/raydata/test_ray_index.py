@@ -40,7 +40,7 @@ def store_content(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dic
     from hayswitch.cli.store import PassageStore, StoreLocation
 
     store = PassageStore.open(StoreLocation.parse(path))
-    raw = store.passages.get(include=["documents", "metadatas", "embeddings"])
+    raw = store.get_passages(include=["documents", "metadatas", "embeddings"])
     docs = [
         {"id": i, "content": c, "meta": m, "embedding": [float(x) for x in e]}
         for i, c, m, e in zip(raw["ids"], raw["documents"], raw["metadatas"], raw["embeddings"], strict=True)

@@ -127,14 +127,13 @@ def retrieve_passages(
     """Embed ``question`` and fetch the ``top_k`` closest passages from the store (retrieval only,
     no generation).
 
-    The store is opened and its embedding space checked before the question is embedded; the
-    search runs through Haystack's ``ChromaEmbeddingRetriever``.
+    The store is opened and its embedding space checked before the question is embedded; each
+    shard of the store is searched through Haystack's ``ChromaEmbeddingRetriever``.
 
     :raises InvalidInputError: missing, unreadable or empty store.
     :raises EmbeddingMismatchError: the configured embedder is not the one the store was built with.
     """
     from haystack_integrations.components.embedders.hayswitch import ProviderTextEmbedder
-    from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
     from hayswitch.cli.store import PassageStore, StoreError, StoreLocation, check_embedding_space
 
     started = time.perf_counter()
@@ -156,11 +155,10 @@ def retrieve_passages(
         text_embedder.close()
     # A provider may learn its dimension from its first response: check it now, before searching.
     check_embedding_space(space, {**current, "dimension": len(embedding)}, location.spec)
-    retriever = ChromaEmbeddingRetriever(document_store=store.haystack_store(), top_k=top_k)
     # (chroma-haystack warns that the collection exists with other metadata: ours records the
     # embedding space there, which the retriever does not need.)
     logging.getLogger("haystack_integrations.document_stores.chroma").setLevel(logging.ERROR)
-    found = store.call(lambda: retriever.run(query_embedding=embedding)["documents"])
+    found = store.search(embedding, top_k)
     documents = [dataclasses.replace(doc, score=store.similarity(doc.score)) for doc in found]
     return Retrieval(
         documents=documents,

@@ -175,10 +175,10 @@ def open_store(
     opened = OpenedStore(store, space, store.manifest() if store is not None else {})
     if store is None:
         return opened
-    if opened.manifest:
-        repaired = store.repair(opened.manifest)
-        if repaired:
-            run.warn(f"removed {repaired} passage(s) left by an interrupted earlier run")
+    repaired = store.repair()
+    if repaired:
+        run.warn(f"removed {repaired} passage(s) left by an interrupted earlier run")
+    opened.manifest = store.manifest()
     roots = [Path(p).expanduser().resolve() for p in paths]
     found = set(run.keys)
     gone = [
@@ -470,7 +470,9 @@ def index_paths(
                     "None of the given files could be read as text (see the warnings above); nothing to index."
                 )
             report.embedding = {k: v for k, v in (space or {}).items() if k != "splitter"} or None
-            report.passages_total = store.count() if store is not None else 0
+            report.passages_total = store.total() if store is not None else 0
+            if store is not None:
+                store.finish()
     except BaseException:
         if created and not committed and location.path is not None:
             _remove_created(location.path)

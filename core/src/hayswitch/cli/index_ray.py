@@ -377,7 +377,9 @@ def index_paths_ray(
                     "None of the given files could be read as text (see the warnings above); nothing to index."
                 )
             report.embedding = {k: v for k, v in (space or {}).items() if k != "splitter"} or None
-            report.passages_total = store.count() if store is not None else 0
+            report.passages_total = store.total() if store is not None else 0
+            if store is not None:
+                store.finish()
     except BaseException:
         if created and not committed and location.path is not None:
             _remove_created(location.path)
