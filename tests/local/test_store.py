@@ -838,7 +838,8 @@ def test_a_large_store_is_sharded_and_searched_as_one(tmp_path: Path, monkeypatc
         cache=False,
     )
     assert new.files_new == 3
-    assert max(n for numbers in _shards_of(sharded).values() for n in numbers) == 7  # shard 5 was full: new files go to 6 and 7
+    # shard 5 was full: the new files go to new shards 6 and 7
+    assert max(n for numbers in _shards_of(sharded).values() for n in numbers) == 7
 
 
 def test_an_index_run_leaves_no_log_for_the_next_process_to_replay(tmp_path: Path) -> None:
