@@ -522,6 +522,7 @@ class PassageStore:
         self._records: dict[str, FileRecord] | None = None  # the manifest, once read
         self._legacy: list[str] = []  # ids of first-format manifest records, rewritten at the next commit
         self._written: set[str] = set()  # collections written by this process (see finish())
+        self._retrievers: dict[int, Any] = {}  # shard -> ChromaEmbeddingRetriever, made at the first search
 
     @property
     def passages(self) -> Any:
@@ -712,8 +713,10 @@ class PassageStore:
 
         found: list[Document] = []
         for number in self.shards:
-            retriever = ChromaEmbeddingRetriever(document_store=self.haystack_store(number), top_k=top_k)
-            found.extend(self._call(retriever.run, query_embedding=query_embedding)["documents"])
+            if number not in self._retrievers:
+                self._retrievers[number] = ChromaEmbeddingRetriever(document_store=self.haystack_store(number))
+            run = self._retrievers[number].run
+            found.extend(self._call(run, query_embedding=query_embedding, top_k=top_k)["documents"])
         found.sort(key=lambda doc: _distance_key(doc.score))
         return found[:top_k]
 
