@@ -198,9 +198,8 @@ def open_store(
 
 GROUP_PASSAGES = 512
 """Passages embedded and committed together: large enough for few store calls, small enough that a
-commit is short (Ctrl-C is held back only while one commits: well under a second on a small store,
-a second or two when Chroma's index holds 500,000 passages) and memory stays bounded whatever the
-size of the corpus."""
+commit is short (Ctrl-C is held back only while one commits: well under a second, also in a full
+shard of the store) and memory stays bounded whatever the size of the corpus."""
 GROUP_FILES = 64
 """Files converted by one run of the preprocessing pipeline."""
 
