@@ -1,0 +1,83 @@
+"""What a ``hayswitch`` process loads on its way in (the ``ask`` start-up work).
+
+Which modules are imported and whether the collector is frozen are properties of a whole
+process, so each check runs in a fresh interpreter. Nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "HAYSWITCH_PROVIDER": "fake"}
+
+# Runs the console script's entry point with sys.argv[1:], and reports at exit (after every other
+# atexit handler: handlers run last-registered first) what the process imported and whether the
+# objects left behind were frozen out of the final garbage collections.
+MAIN = """
+    import atexit, gc, json, sys
+    atexit.register(
+        lambda: print(
+            "REPORT " + json.dumps({"frozen": gc.get_freeze_count(), "jsonschema": "jsonschema" in sys.modules}),
+            file=sys.stderr,
+        )
+    )
+    sys.argv = ["hayswitch", *sys.argv[1:]]
+    from hayswitch.cli import main
+    main()
+"""
+
+
+def run(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, **ENV},
+    )
+
+
+def report(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("REPORT ")][-1]
+    result: dict[str, object] = json.loads(line.removeprefix("REPORT "))
+    return result
+
+
+def test_importing_hayswitch_leaves_jsonschema_until_a_schema_is_checked() -> None:
+    proc = run(
+        """
+        import sys
+        import hayswitch, hayswitch.tooling
+        from hayswitch import GenerationOptions, InvalidInputError, ResponseFormat
+        print("after import:", "jsonschema" in sys.modules)
+        schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+        print("errors:", hayswitch.tooling.schema_errors({"n": "x"}, schema))
+        capabilities = hayswitch.Capabilities(structured_output="native")
+        try:
+            hayswitch.tooling.check_options(
+                GenerationOptions(response_format=ResponseFormat(schema={"type": 12})), capabilities, "fake"
+            )
+        except InvalidInputError as exc:
+            print("refused:", exc)
+        print("after use:", "jsonschema" in sys.modules)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "after import: False"
+    assert lines[1] == "errors: [\"n: 'x' is not of type 'integer'\"]"
+    assert lines[2].startswith("refused: Invalid JSON schema in response_format: ")
+    assert lines[3] == "after use: True"
+
+
+def test_the_providers_command_does_not_import_jsonschema(tmp_path: Path) -> None:
+    proc = run(MAIN, "providers", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fake" in {row["name"] for row in json.loads(proc.stdout)}
+    assert report(proc)["jsonschema"] is False
