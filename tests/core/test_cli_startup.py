@@ -1,4 +1,4 @@
-"""What a ``hayswitch`` process loads on its way in (the ``ask`` start-up work).
+"""What a ``hayswitch`` process loads and does on its way in and out (the ``ask`` start-up work).
 
 Which modules are imported and whether the collector is frozen are properties of a whole
 process, so each check runs in a fresh interpreter. Nothing here is timed.
@@ -81,3 +81,45 @@ def test_the_providers_command_does_not_import_jsonschema(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fake" in {row["name"] for row in json.loads(proc.stdout)}
     assert report(proc)["jsonschema"] is False
+
+
+def test_ask_skips_the_final_collection_and_index_does_not(tmp_path: Path) -> None:
+    """``ask`` (read-only) freezes what it leaves behind; ``index`` must not: an embedded Chroma
+    store persists its vector index when its objects are collected at exit."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# Install\n\nRun pip install hayswitch to install it.\n")
+    indexed = run(MAIN, "index", "docs", "--store", "store", "-q", cwd=tmp_path)
+    assert indexed.returncode == 0, indexed.stderr[-3000:]
+    assert report(indexed)["frozen"] == 0
+
+    asked = run(MAIN, "ask", "How do I install it?", "--store", "store", "--json", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    assert json.loads(asked.stdout)["sources"][0]["file"] == "docs/a.md"
+    assert report(asked)["frozen"] > 0
+
+    # A failed question exits as before (code and message), with nothing frozen.
+    empty = run(MAIN, "ask", "  ", "--store", "store", cwd=tmp_path)
+    assert empty.returncode == 3
+    assert "error: the question is empty" in empty.stderr
+    assert report(empty)["frozen"] == 0
+
+
+def test_ask_under_a_test_runner_leaves_the_collector_alone(tmp_path: Path) -> None:
+    """Outside the console script (CliRunner, a program calling the commands) nothing is frozen."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# Install\n\nRun pip install hayswitch to install it.\n")
+    proc = run(
+        """
+        import gc, json
+        from typer.testing import CliRunner
+        from hayswitch.cli import build_app
+        runner = CliRunner()
+        app = build_app()
+        assert runner.invoke(app, ["index", "docs", "--store", "store", "-q"]).exit_code == 0
+        result = runner.invoke(app, ["ask", "How do I install it?", "--store", "store", "--json"])
+        print(result.exit_code, json.loads(result.stdout)["sources"][0]["file"], gc.get_freeze_count())
+        """,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["0", "docs/a.md", "0"]
