@@ -22,7 +22,14 @@ MAIN = """
     import atexit, gc, json, sys
     atexit.register(
         lambda: print(
-            "REPORT " + json.dumps({"frozen": gc.get_freeze_count(), "jsonschema": "jsonschema" in sys.modules}),
+            "REPORT "
+            + json.dumps(
+                {
+                    "frozen": gc.get_freeze_count(),
+                    "collecting": gc.isenabled(),
+                    "jsonschema": "jsonschema" in sys.modules,
+                }
+            ),
             file=sys.stderr,
         )
     )
@@ -83,25 +90,34 @@ def test_the_providers_command_does_not_import_jsonschema(tmp_path: Path) -> Non
     assert report(proc)["jsonschema"] is False
 
 
-def test_ask_skips_the_final_collection_and_index_does_not(tmp_path: Path) -> None:
-    """``ask`` (read-only) freezes what it leaves behind; ``index`` must not: an embedded Chroma
-    store persists its vector index when its objects are collected at exit."""
+def test_ask_works_without_the_collector_and_index_keeps_it(tmp_path: Path) -> None:
+    """``ask`` (read-only) runs with the collector off and freezes what it leaves behind;
+    ``index`` must not: an embedded Chroma store persists its vector index when its objects are
+    collected at exit."""
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.md").write_text("# Install\n\nRun pip install hayswitch to install it.\n")
     indexed = run(MAIN, "index", "docs", "--store", "store", "-q", cwd=tmp_path)
     assert indexed.returncode == 0, indexed.stderr[-3000:]
     assert report(indexed)["frozen"] == 0
+    assert report(indexed)["collecting"] is True
 
     asked = run(MAIN, "ask", "How do I install it?", "--store", "store", "--json", cwd=tmp_path)
     assert asked.returncode == 0, asked.stderr[-3000:]
     assert json.loads(asked.stdout)["sources"][0]["file"] == "docs/a.md"
     assert report(asked)["frozen"] > 0
+    assert report(asked)["collecting"] is False
 
-    # A failed question exits as before (code and message), with nothing frozen.
+    # A failed question exits as before (code and message), with the collector as it was.
     empty = run(MAIN, "ask", "  ", "--store", "store", cwd=tmp_path)
     assert empty.returncode == 3
     assert "error: the question is empty" in empty.stderr
     assert report(empty)["frozen"] == 0
+    assert report(empty)["collecting"] is True
+    missing = run(MAIN, "ask", "How do I install it?", "--store", "nowhere", cwd=tmp_path)
+    assert missing.returncode == 3
+    assert "There is no store at nowhere" in missing.stderr
+    assert report(missing)["frozen"] == 0
+    assert report(missing)["collecting"] is True
 
 
 def test_ask_under_a_test_runner_leaves_the_collector_alone(tmp_path: Path) -> None:
@@ -117,9 +133,10 @@ def test_ask_under_a_test_runner_leaves_the_collector_alone(tmp_path: Path) -> N
         app = build_app()
         assert runner.invoke(app, ["index", "docs", "--store", "store", "-q"]).exit_code == 0
         result = runner.invoke(app, ["ask", "How do I install it?", "--store", "store", "--json"])
-        print(result.exit_code, json.loads(result.stdout)["sources"][0]["file"], gc.get_freeze_count())
+        source = json.loads(result.stdout)["sources"][0]["file"]
+        print(result.exit_code, source, gc.get_freeze_count(), gc.isenabled())
         """,
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split() == ["0", "docs/a.md", "0"]
+    assert proc.stdout.split() == ["0", "docs/a.md", "0", "True"]

@@ -25,7 +25,7 @@ from typing import Any
 
 import typer
 
-from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors, skip_final_collection
+from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors, read_only_work
 
 # Haystack sends usage telemetry when a pipeline runs; these commands run offline unless the user
 # opted in explicitly (the Chroma client is created with anonymized_telemetry=False as well).
@@ -263,7 +263,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-        with friendly_errors():
+        with friendly_errors(), read_only_work():
             try:
                 answer = answer_question(
                     question,
@@ -279,7 +279,6 @@ def register(app: typer.Typer) -> None:
                 if unwrapped is exc:
                     raise
                 raise unwrapped from None
-        skip_final_collection()  # (read-only: nothing of the store is left to persist at exit)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
             return
