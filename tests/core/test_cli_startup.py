@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "HAYSWITCH_PROVIDER": "fake"}
 
@@ -50,9 +51,9 @@ def run(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedP
     )
 
 
-def report(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
+def report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("REPORT ")][-1]
-    result: dict[str, object] = json.loads(line.removeprefix("REPORT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("REPORT "))
     return result
 
 
