@@ -33,9 +33,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-
 from hayswitch.errors import InvalidInputError, ResponseError, UnsupportedOperation
 from hayswitch.types import (
     Capabilities,
@@ -51,6 +48,8 @@ from hayswitch.types import (
 )
 
 if TYPE_CHECKING:
+    import jsonschema.protocols
+
     from hayswitch.provider import Provider
 
 __all__ = [
@@ -101,7 +100,13 @@ def new_call_id() -> str:
 # --------------------------------------------------------------------------- schemas
 
 
+# jsonschema (with attrs, referencing, rpds: ~60 ms) is imported on first use: most commands never
+# check a schema, and every process that imports hayswitch would otherwise pay for it.
+
+
 def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     return cls(schema)
 
@@ -109,6 +114,9 @@ def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
 def _check_schema(schema: Any, what: str) -> None:
     if not isinstance(schema, dict):
         raise InvalidInputError(f"{what} must be a JSON schema (a dict), got {type(schema).__name__}.")
+    import jsonschema
+    from jsonschema.exceptions import SchemaError
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)

@@ -25,7 +25,7 @@ from typing import Any
 
 import typer
 
-from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors
+from hayswitch.cli._common import EXIT_INPUT, fail, friendly_errors, read_only_work
 
 # Haystack sends usage telemetry when a pipeline runs; these commands run offline unless the user
 # opted in explicitly (the Chroma client is created with anonymized_telemetry=False as well).
@@ -261,7 +261,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-        with friendly_errors():
+        with friendly_errors(), read_only_work():
             try:
                 answer = answer_question(
                     question,
