@@ -867,3 +867,48 @@ def test_an_index_run_leaves_no_log_for_the_next_process_to_replay(tmp_path: Pat
     for topic, last in logged.items():
         collection = topic.rsplit("/", 1)[-1]
         assert saved.get(collection, -1) >= last, f"{names.get(collection)}: log up to {last}, index saved at {saved}"
+
+
+def test_collect_corpus_walks_like_rglob_and_keys_like_resolve(tmp_path: Path) -> None:
+    """The scandir walk finds exactly the files ``Path.rglob`` filtering found (hidden, excluded,
+    unsupported and symlinked folders left out; symlinked files kept), in the same order, and
+    its keys are the files' resolved paths."""
+    from pathlib import PurePosixPath
+
+    from hayswitch.cli.store import SUPPORTED_SUFFIXES, _excluded, collect_corpus
+
+    root = tmp_path / "docs"
+    for rel in (
+        "a.md", "b.TXT", "c.py", "a-b/x.md", "a/b.md", "api/v1/ref.md", "api.md", "drafts/x.draft.md",
+        "notes/x.draft.md", ".git/config.md", "sub/.hidden/h.md", "sub/.h.md", "sub/deep/er/page.html",
+        "sub/manual.PDF", "z/y.htm",
+    ):  # fmt: skip
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("text")
+    outside = tmp_path / "outside"
+    (outside / "more").mkdir(parents=True)
+    (outside / "linked.md").write_text("text")
+    (outside / "more" / "m.md").write_text("text")
+    (root / "link.md").symlink_to(outside / "linked.md")
+    (root / "linked-folder").symlink_to(outside / "more", target_is_directory=True)
+    (root / "dangling.md").symlink_to(tmp_path / "missing.md")
+
+    def reference(exclude: list[str]) -> list[Path]:  # the rglob-based walk this replaced
+        resolved = root.resolve()
+        return sorted(
+            p
+            for p in resolved.rglob("*")
+            if p.suffix.lower() in SUPPORTED_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(resolved).parts)
+            and not (exclude and _excluded(PurePosixPath(p.relative_to(resolved).as_posix()), exclude))
+            and p.is_file()
+        )
+
+    for exclude in ([], ["api"], ["*.draft.md", "sub/deep"], ["a*"]):
+        files, keys, warnings = collect_corpus([root], exclude)
+        assert files == reference(exclude), exclude
+        assert keys == [f.resolve().as_posix() for f in files]
+        assert warnings == []
+    files, keys, _ = collect_corpus([root])
+    assert (outside / "linked.md").resolve().as_posix() in keys
+    assert not any("m.md" in k or "dangling" in k for k in keys)

@@ -107,14 +107,14 @@ def prepare_run(
     """
     from hayswitch.cache import DEFAULT_CACHE_PATH
     from hayswitch.cli.ingest import MIME_TYPES
-    from hayswitch.cli.store import KeyResolver, StoreLocation, collect_files
+    from hayswitch.cli.store import StoreLocation, collect_corpus
     from hayswitch.errors import InvalidInputError
 
     location = StoreLocation.parse(store_path)
     if location.path is not None:
         check_store_location(location.path)  # an unusable index folder is not reported as a cache problem
     run = RunSetup(location, IndexReport(store=location.spec), [], [], None, on_warning)
-    run.files, warnings = collect_files(paths, exclude)
+    run.files, run.keys, warnings = collect_corpus(paths, exclude)
     for message in warnings:
         run.warn(message)
     if not run.files and not location.exists():
@@ -124,8 +124,6 @@ def prepare_run(
             f"No supported files ({', '.join(MIME_TYPES)}) found in {listed}. Point 'hayswitch index' at "
             f"folders or files containing text.{details}"
         )
-    resolver = KeyResolver()
-    run.keys = [resolver.key(f) for f in run.files]
     if cache is True:
         run.cache_path = (
             location.path.resolve().parent / "cache.sqlite" if location.path is not None else DEFAULT_CACHE_PATH
