@@ -201,6 +201,13 @@ def test_a_folder_whose_files_were_all_deleted_is_emptied(corpus: Path, tmp_path
     # Without --rebuild, files indexed from elsewhere stay; --rebuild keeps only the given paths.
     assert set(files) == (set() if rebuild else {"install.txt"})
     assert not any("custom provider" in t for t in _texts(store))
+    asked = hs("ask", "How do I create a custom provider?", "--store", store, "--provider", "fake")
+    if rebuild:  # an emptied store says so, whether it was ever written to or not
+        assert_clean_failure(asked, 3, "holds no passages")
+    else:
+        assert asked.exit_code == 0, asked.output
+        assert "install.txt" in asked.stdout
+        assert "providers.md" not in asked.stdout
 
 
 def test_the_json_index_of_an_older_hayswitch_is_pointed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

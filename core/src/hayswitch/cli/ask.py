@@ -140,8 +140,9 @@ def retrieve_passages(
     location = StoreLocation.parse(store_path)
     store = PassageStore.open(location)
     space = store.space()
-    if space is None or store.count() == 0:
-        raise StoreError(f"The store {location} holds no passages. Index some files first: hayswitch index <folder>")
+    empty = f"The store {location} holds no passages. Index some files first: hayswitch index <folder>"
+    if space is None:  # (nothing was ever committed)
+        raise StoreError(empty)
     text_embedder = ProviderTextEmbedder(provider=provider, profile=profile)
     text_embedder.warm_up()
     instance = text_embedder.provider_instance
@@ -159,6 +160,8 @@ def retrieve_passages(
     # embedding space there, which the retriever does not need.)
     logging.getLogger("haystack_integrations.document_stores.chroma").setLevel(logging.ERROR)
     found = store.search(embedding, top_k)
+    if not found:  # (every file was removed since)
+        raise StoreError(empty)
     documents = [dataclasses.replace(doc, score=store.similarity(doc.score)) for doc in found]
     return Retrieval(
         documents=documents,

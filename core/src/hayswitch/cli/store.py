@@ -93,6 +93,8 @@ JOURNAL_ID = "journal"
 _BUCKET_PREFIX = "bucket-"
 _DEFAULT_SYNC_THRESHOLD = 1000
 _FLUSH_PROBE = "hayswitch-flush-probe"
+_RETRIEVERS: dict[tuple[str, int, str], Any] = {}
+"""ChromaEmbeddingRetriever per (store, shard, collection id), kept for the process (see search)."""
 LOCK_COLLECTION = "hayswitch_index_lock"
 LOCK_FILE = "hayswitch-index.lock"
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".html", ".htm")
@@ -563,7 +565,9 @@ class PassageStore:
         self._records: dict[str, FileRecord] | None = None  # the manifest, once read
         self._legacy: list[str] = []  # ids of first-format manifest records, rewritten at the next commit
         self._written: set[str] = set()  # collections written by this process (see finish())
-        self._retrievers: dict[int, Any] = {}  # shard -> ChromaEmbeddingRetriever, made at the first search
+
+    def _identity(self) -> str:
+        return self.location.url or (self.location.path.resolve().as_posix() if self.location.path else "")
 
     @property
     def passages(self) -> Any:
@@ -753,11 +757,14 @@ class PassageStore:
         from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
 
         found: list[Document] = []
-        for number in self.shards:
-            if number not in self._retrievers:
-                self._retrievers[number] = ChromaEmbeddingRetriever(document_store=self.haystack_store(number))
-            run = self._retrievers[number].run
-            found.extend(self._call(run, query_embedding=query_embedding, top_k=top_k)["documents"])
+        for number, collection in self.shards.items():
+            # One retriever per shard and process: a ChromaDocumentStore builds its client settings
+            # from the environment (about 30 ms) on first use, ten times per question at 1M passages.
+            key = (self._identity(), number, str(getattr(collection, "id", "")))
+            retriever = _RETRIEVERS.get(key)
+            if retriever is None:
+                retriever = _RETRIEVERS[key] = ChromaEmbeddingRetriever(document_store=self.haystack_store(number))
+            found.extend(self._call(retriever.run, query_embedding=query_embedding, top_k=top_k)["documents"])
         found.sort(key=lambda doc: _distance_key(doc.score))
         return found[:top_k]
 
