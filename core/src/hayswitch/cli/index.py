@@ -81,7 +81,7 @@ class RunSetup:
 
     location: Any
     report: IndexReport
-    files: list[Path]
+    files: list[str]
     keys: list[str]
     cache_path: Path | None
     on_warning: Callable[[str], None] | None = None
@@ -419,7 +419,7 @@ def index_paths(
                     if previous is not None and previous.size is not None:
                         # Same size and modification time as when it was hashed: not read again.
                         try:
-                            unchanged = previous.unchanged_on_disk(path.stat())
+                            unchanged = previous.unchanged_on_disk(os.stat(path))
                         except OSError:
                             unchanged = False
                         if unchanged:
@@ -429,7 +429,7 @@ def index_paths(
                             bar.update(1)
                             continue
                     shown = display_path(Path(key), cwd, resolved=True)
-                    read = read_file(path, key=key, shown=shown)
+                    read = read_file(Path(path), key=key, shown=shown)
                     if isinstance(read, str):
                         warn(f"{shown}: skipped, it {read}")
                         report.files_skipped += 1
