@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from store_bench import QUESTIONS  # the questions of the store benchmark (this folder)
+
 SOURCES = (
     "core/src",
     "providers/gradient/src",
@@ -38,13 +40,6 @@ SOURCES = (
     "providers/openai/src",
     "examples/provider-template/src",
 )
-QUESTIONS = [
-    "How do I configure a provider profile?",
-    "What does the embedding cache store?",
-    "Which retriever does the pipeline use?",
-    "How are passages split into chunks?",
-    "What happens when the server times out?",
-]
 
 
 def tree_env(root: Path, cache: Path | None) -> dict[str, str]:
