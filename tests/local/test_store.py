@@ -909,9 +909,10 @@ def test_collect_corpus_walks_like_rglob_and_keys_like_resolve(tmp_path: Path) -
     """The scandir walk finds exactly the files ``Path.rglob`` filtering found (hidden, excluded,
     unsupported and symlinked folders left out; symlinked files kept), in the same order, and
     its keys are the files' resolved paths."""
+    import fnmatch
     from pathlib import PurePosixPath
 
-    from hayswitch.cli.store import SUPPORTED_SUFFIXES, _excluded, collect_corpus
+    from hayswitch.cli.store import SUPPORTED_SUFFIXES, collect_corpus
 
     root = tmp_path / "docs"
     for rel in (
@@ -929,6 +930,10 @@ def test_collect_corpus_walks_like_rglob_and_keys_like_resolve(tmp_path: Path) -
     (root / "linked-folder").symlink_to(outside / "more", target_is_directory=True)
     (root / "dangling.md").symlink_to(tmp_path / "missing.md")
 
+    def excluded(relative: PurePosixPath, patterns: list[str]) -> bool:  # a file or one of its folders matches
+        candidates = [relative.as_posix(), *(parent.as_posix() for parent in relative.parents if parent.parts)]
+        return any(fnmatch.fnmatch(c, pattern.strip("/")) for pattern in patterns for c in candidates)
+
     def reference(exclude: list[str]) -> list[Path]:  # the rglob-based walk this replaced
         resolved = root.resolve()
         return sorted(
@@ -936,7 +941,7 @@ def test_collect_corpus_walks_like_rglob_and_keys_like_resolve(tmp_path: Path) -
             for p in resolved.rglob("*")
             if p.suffix.lower() in SUPPORTED_SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(resolved).parts)
-            and not (exclude and _excluded(PurePosixPath(p.relative_to(resolved).as_posix()), exclude))
+            and not (exclude and excluded(PurePosixPath(p.relative_to(resolved).as_posix()), exclude))
             and p.is_file()
         )
 

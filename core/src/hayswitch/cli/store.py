@@ -46,7 +46,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -137,15 +137,9 @@ def display_path(path: Path, cwd: Path | None = None, *, resolved: bool = False)
 # --------------------------------------------------------------------------- corpus files
 
 
-def _excluded(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
-    """Whether a file (path relative to the folder being walked) matches an exclude pattern: the
-    pattern is matched (fnmatch) against the file's relative path and each of its parent folders,
-    so ``api`` leaves out the folder ``api/`` and ``*.draft.md`` every draft."""
-    candidates = [relative.as_posix(), *(parent.as_posix() for parent in relative.parents if parent.parts)]
-    return any(_matches(c, patterns) for c in candidates)
-
-
 def _matches(relative: str, patterns: Sequence[str]) -> bool:
+    """Whether a file or folder (path relative to the folder being walked) matches an exclude
+    pattern (fnmatch): ``api`` leaves out the folder ``api/``, ``*.draft.md`` every draft."""
     return any(fnmatch.fnmatch(relative, pattern.strip("/")) for pattern in patterns)
 
 
