@@ -953,3 +953,23 @@ def test_collect_corpus_walks_like_rglob_and_keys_like_resolve(tmp_path: Path) -
     files, keys, _ = collect_corpus([root])
     assert (outside / "linked.md").resolve().as_posix() in keys
     assert not any("m.md" in k or "dangling" in k for k in keys)
+
+
+def test_a_damaged_journal_falls_back_to_a_full_check(corpus: Path, tmp_path: Path) -> None:
+    """A journal that cannot be read (here: its file list is not JSON) does not hide stray
+    passages: the passage count is compared with the manifest and the shards are scanned."""
+    from hayswitch.cli.store import JOURNAL_ID, PassageStore, StoreLocation
+
+    store = tmp_path / "store"
+    assert index(corpus, store).exit_code == 0
+    opened = PassageStore.open(StoreLocation.parse(store))
+    opened.passages.upsert(ids=["orphan-1"], embeddings=[[0.1] * 64], documents=["x"])
+    opened.files.upsert(ids=[JOURNAL_ID], embeddings=[[0.0]], metadatas=[{"files": "not json", "shards": "[0]"}])
+    opened.client.close()
+    result = index(corpus, store)
+    assert result.exit_code == 0, result.output
+    assert "removed 1 passage(s) left by an interrupted earlier run" in result.stderr
+    _consistent(store)
+    reopened = PassageStore.open(StoreLocation.parse(store))
+    assert reopened.files.get(ids=[JOURNAL_ID])["ids"] == []
+    reopened.client.close()

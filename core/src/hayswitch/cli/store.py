@@ -928,28 +928,32 @@ class PassageStore:
     def repair(self) -> int:
         """Finish what an interrupted commit left (see the module docstring): remove the passages
         of the journal's files that the manifest does not account for, and move a first-format
-        manifest into buckets (checking that store's passage count, as that format had no
-        journal). Returns how many passages were removed."""
-        records = self._manifest()
+        manifest into buckets. Without a readable journal (a first-format store, which had none,
+        or a damaged one) the passage count is checked against the manifest and, if they differ,
+        every shard is scanned. Returns how many passages were removed."""
         journal = self._call(self.files.get, ids=[JOURNAL_ID], include=["metadatas"])
+        journaled = bool(journal.get("ids"))
+        if not journaled and not self._legacy:
+            return 0
+        records = self._manifest()
         orphans: dict[int, list[str]] = {}
-        if journal.get("ids"):
+        keys: list[str] | None = None
+        numbers: list[int] = []
+        if journaled:
             meta = (journal.get("metadatas") or [{}])[0] or {}
-            try:
-                keys = [str(k) for k in json.loads(str(meta.get("files", "[]")))]
-                numbers = [int(n) for n in json.loads(str(meta.get("shards", "[]")))]
-            except (TypeError, ValueError):
-                keys, numbers = [], list(self.shards)
+            with contextlib.suppress(TypeError, ValueError):
+                keys, numbers = (
+                    [str(k) for k in json.loads(str(meta.get("files", "[]")))],
+                    [int(n) for n in json.loads(str(meta.get("shards", "[]")))],
+                )
+        if keys is not None:
             expected = {i for k in keys if k in records for i in records[k].ids()}
-            for number in numbers:
-                if number not in self.shards:
-                    continue
+            for number in (n for n in numbers if n in self.shards):
                 for start in range(0, len(keys), 500):
-                    got = self._call(
-                        self.shards[number].get, where={"file_key": {"$in": keys[start : start + 500]}}, include=[]
-                    )
+                    where = {"file_key": {"$in": keys[start : start + 500]}}
+                    got = self._call(self.shards[number].get, where=where, include=[])
                     orphans.setdefault(number, []).extend(i for i in got.get("ids") or [] if i not in expected)
-        elif self._legacy and self.count() != self.total():
+        elif self.count() != self.total():
             expected = {i for r in records.values() for i in r.ids()}
             for number, shard in self.shards.items():
                 offset = 0
@@ -960,9 +964,6 @@ class PassageStore:
                     if len(page_ids) < _PAGE:
                         break
                     offset += _PAGE
-        removed = sum(len(v) for v in orphans.values())
-        if not journal.get("ids") and not self._legacy:
-            return 0
         with deferred_interrupt():
             for number, stale_ids in orphans.items():
                 self._wrote(shard_name(number), len(stale_ids))
@@ -970,8 +971,9 @@ class PassageStore:
                     self._call(self.shards[number].delete, ids=stale_ids[start : start + self._max_batch])
             if self._legacy:
                 self._write_manifest([])
-            self._call(self.files.delete, ids=[JOURNAL_ID])
-        return removed
+            if journaled:
+                self._call(self.files.delete, ids=[JOURNAL_ID])
+        return sum(len(v) for v in orphans.values())
 
     def _wrote(self, collection: str, records: int) -> None:
         if records:
