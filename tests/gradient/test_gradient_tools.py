@@ -20,6 +20,7 @@ from gradient_emulator import EmulatorServer
 from haystack.components.agents import Agent
 from haystack.dataclasses import ChatMessage
 from haystack.tools import Tool
+from tool_specs import ADD, WEATHER
 
 import hayswitch
 from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
@@ -27,11 +28,6 @@ from hayswitch import NO_RETRY, Message, Provider, ResponseError, ToolCall
 from hayswitch.tooling import EMULATION_ATTEMPTS, schema_errors
 from hayswitch_gradient import GradientProvider
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Get the current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 PERSON = {
     "type": "object",
     "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
@@ -197,17 +193,6 @@ def test_haystack_agent_on_gradient_through_the_emulation(live_emulator: Emulato
     assert messages[2].tool_call_result.result == "sunny, 24 C"
     assert result["last_message"].text == "Paris: sunny, 24 C."
     assert result["last_message"].meta["provider"] == "gradient"
-
-
-ADD = {
-    "name": "add",
-    "description": "Add two integers.",
-    "parameters": {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
-    },
-}
 
 
 def _spied(provider: Provider) -> list[tuple[list[Message], Any]]:

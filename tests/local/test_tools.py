@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from tool_specs import ADD, WEATHER
 
 from hayswitch import InvalidInputError, Message, Provider, ResponseError, ToolCall
 from hayswitch.tooling import schema_errors
@@ -19,20 +20,6 @@ from hayswitch.tooling import schema_errors
 pytestmark = pytest.mark.slow
 
 AGENTS = Path(__file__).resolve().parents[2] / "examples" / "agents"
-WEATHER = {
-    "name": "get_weather",
-    "description": "Get the current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
-ADD = {
-    "name": "add",
-    "description": "Add two integers.",
-    "parameters": {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
-    },
-}
 SHORT = {"max_tokens": 96, "temperature": 0.0}
 
 

@@ -16,6 +16,7 @@ from haystack.components.agents import Agent
 from haystack.dataclasses import ChatMessage
 from haystack.tools import Tool
 from openai_support import DEFAULT_ALIAS, LIVE_KEY, server_settings
+from tool_specs import ADD, WEATHER
 
 from haystack_integrations.components.generators.hayswitch import ProviderChatGenerator
 from hayswitch.retry import NO_RETRY
@@ -27,11 +28,6 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 AGENTS = Path(__file__).resolve().parents[2] / "examples" / "agents"
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Get the current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 OPTIONS = {"max_tokens": 64, "temperature": 0.0}
 
 
@@ -85,17 +81,6 @@ def test_json_schema_response_format_is_enforced(provider: OpenAIProvider) -> No
     }
     result = provider.generate("Name the capital of France.", {**OPTIONS, "response_format": schema})
     assert schema_errors(json.loads(result.text), schema) == []
-
-
-ADD = {
-    "name": "add",
-    "description": "Add two integers.",
-    "parameters": {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
-    },
-}
 
 
 def test_agent_answers_with_the_tool_result(settings: dict[str, Any]) -> None:
